@@ -1,0 +1,71 @@
+"""The `countertop` command line: the only place that wires the emulator and the backend together.
+
+The backend never imports the emulator. With no `STRIPE_SECRET_KEY`, `serve` starts the emulator in
+this process (its own thread and event loop, on a loopback port) and hands the backend nothing but its
+base address and a test key, exactly as it would be configured for Stripe itself.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(
+    help="Countertop: in-person card payments on Stripe Terminal smart readers.",
+    no_args_is_help=True,
+)
+console = Console(stderr=True)
+
+
+@app.command()
+def emulator(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port (12111 is stripe-mock's, so its users need no change).")] = 12111,
+    state: Annotated[Path | None, typer.Option(help="SQLite file that keeps the state across restarts.")] = None,
+    webhook: Annotated[list[str] | None, typer.Option(help="Also deliver every event to this URL (repeatable).")] = None,
+    webhook_secret: Annotated[str | None, typer.Option(help="Signing secret for --webhook URLs (whsec_...).")] = None,
+) -> None:
+    """Run the Stripe Terminal emulator: a stateful local copy of the Stripe API for Terminal."""
+    from countertop.emulator.server import run
+
+    run(host=host, port=port, state_file=state, webhook_urls=list(webhook or []), webhook_secret=webhook_secret)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Run the backend and the POS web app (with the emulator in-process when no Stripe key is set)."""
+    from countertop.backend.runner import serve as serve_backend
+
+    overrides: dict[str, str] = {}
+    embedded = None
+    if not os.environ.get("STRIPE_SECRET_KEY"):
+        from countertop.emulator.server import EmulatorServer
+
+        embedded = EmulatorServer(host="127.0.0.1", port=0)
+        embedded.start()
+        overrides = {
+            "STRIPE_SECRET_KEY": embedded.secret_key,
+            "STRIPE_API_BASE": embedded.url,
+            "COUNTERTOP_EMULATOR": "1",
+        }
+        console.print(f"[bold]No STRIPE_SECRET_KEY set:[/] using the built-in Stripe emulator at {embedded.url}")
+    try:
+        serve_backend(host=host, port=port, env_overrides=overrides)
+    finally:
+        if embedded is not None:
+            embedded.stop()
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
