@@ -48,7 +48,9 @@ def serve(
     if not os.environ.get("STRIPE_SECRET_KEY"):
         from countertop.emulator.server import EmulatorServer
 
-        embedded = EmulatorServer(host="127.0.0.1", port=0)
+        embedded = EmulatorServer(
+            host="127.0.0.1", port=int(os.environ.get("COUNTERTOP_EMULATOR_PORT", "0"))
+        )
         embedded.start()
         overrides = {
             "STRIPE_SECRET_KEY": embedded.secret_key,
