@@ -24,15 +24,29 @@ console = Console(stderr=True)
 @app.command()
 def emulator(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port (12111 is stripe-mock's, so its users need no change).")] = 12111,
-    state: Annotated[Path | None, typer.Option(help="SQLite file that keeps the state across restarts.")] = None,
-    webhook: Annotated[list[str] | None, typer.Option(help="Also deliver every event to this URL (repeatable).")] = None,
-    webhook_secret: Annotated[str | None, typer.Option(help="Signing secret for --webhook URLs (whsec_...).")] = None,
+    port: Annotated[
+        int, typer.Option(help="Port (12111 is stripe-mock's, so its users need no change).")
+    ] = 12111,
+    state: Annotated[
+        Path | None, typer.Option(help="SQLite file that keeps the state across restarts.")
+    ] = None,
+    webhook: Annotated[
+        list[str] | None, typer.Option(help="Also deliver every event to this URL (repeatable).")
+    ] = None,
+    webhook_secret: Annotated[
+        str | None, typer.Option(help="Signing secret for --webhook URLs (whsec_...).")
+    ] = None,
 ) -> None:
     """Run the Stripe Terminal emulator: a stateful local copy of the Stripe API for Terminal."""
     from countertop.emulator.server import run
 
-    run(host=host, port=port, state_file=state, webhook_urls=list(webhook or []), webhook_secret=webhook_secret)
+    run(
+        host=host,
+        port=port,
+        state_file=state,
+        webhook_urls=list(webhook or []),
+        webhook_secret=webhook_secret,
+    )
 
 
 @app.command()
@@ -57,7 +71,9 @@ def serve(
             "STRIPE_API_BASE": embedded.url,
             "COUNTERTOP_EMULATOR": "1",
         }
-        console.print(f"[bold]No STRIPE_SECRET_KEY set:[/] using the built-in Stripe emulator at {embedded.url}")
+        console.print(
+            f"[bold]No STRIPE_SECRET_KEY set:[/] using the built-in Stripe emulator at {embedded.url}"
+        )
     try:
         serve_backend(host=host, port=port, env_overrides=overrides)
     finally:

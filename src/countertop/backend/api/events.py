@@ -1,0 +1,5 @@
+"""events routes (see docs/api.md)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

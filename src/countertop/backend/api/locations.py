@@ -1,0 +1,5 @@
+"""locations routes (see docs/api.md)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,5 @@
+"""orders routes (see docs/api.md)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,5 @@
+"""readers routes (see docs/api.md)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,5 @@
+"""session routes (see docs/api.md)."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,43 @@
+"""The FastAPI application factory: settings in, a wired app out."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from countertop import __version__
+from countertop.backend import webhooks
+from countertop.backend.api import events, locations, orders, payments, readers, session, system
+from countertop.backend.errors import install_error_handlers
+from countertop.backend.settings import Settings
+from countertop.backend.store.db import Database
+from countertop.pos import router as pos
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = Database(settings.database_url)
+        await db.migrate()
+        app.state.db = db
+        try:
+            yield
+        finally:
+            await db.dispose()
+
+    app = FastAPI(
+        title="Countertop",
+        version=__version__,
+        summary="In-person card payments on Stripe Terminal smart readers.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    for module in (system, session, locations, readers, orders, payments, events, webhooks):
+        app.include_router(module.router)
+    app.include_router(pos.router)
+    return app

@@ -1,0 +1,56 @@
+"""Configuration, read from environment variables (and a `.env` file in the working directory)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./countertop.db"
+
+
+class Settings(BaseSettings):
+    """Every setting has a documented default; `countertop doctor` explains what is missing."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    stripe_secret_key: SecretStr | None = Field(default=None, alias="STRIPE_SECRET_KEY")
+    stripe_webhook_secret: SecretStr | None = Field(default=None, alias="STRIPE_WEBHOOK_SECRET")
+    # Only set when the API is somewhere other than Stripe (the emulator): the backend reaches it
+    # through the stripe library's base address and nothing else.
+    stripe_api_base: str | None = Field(default=None, alias="STRIPE_API_BASE")
+    stripe_max_network_retries: int = Field(default=2, alias="STRIPE_MAX_NETWORK_RETRIES")
+    database_url: str = Field(default=DEFAULT_DATABASE_URL, alias="DATABASE_URL")
+    public_url: str | None = Field(default=None, alias="COUNTERTOP_PUBLIC_URL")
+    emulator: bool = Field(default=False, alias="COUNTERTOP_EMULATOR")
+    admin_credential: SecretStr | None = Field(default=None, alias="COUNTERTOP_ADMIN_CREDENTIAL")
+    operator_credential: SecretStr | None = Field(
+        default=None, alias="COUNTERTOP_OPERATOR_CREDENTIAL"
+    )
+    session_secret: SecretStr | None = Field(default=None, alias="COUNTERTOP_SESSION_SECRET")
+    capture_method: Literal["manual", "automatic"] = Field(
+        default="manual", alias="COUNTERTOP_CAPTURE_METHOD"
+    )
+    auto_capture: bool = Field(default=True, alias="COUNTERTOP_AUTO_CAPTURE")
+    currency: str = Field(default="usd", alias="COUNTERTOP_CURRENCY")
+    sweep_interval_seconds: float = Field(default=5.0, alias="COUNTERTOP_SWEEP_INTERVAL")
+    webhook_grace_seconds: float = Field(default=10.0, alias="COUNTERTOP_WEBHOOK_GRACE")
+    reader_action_timeout_seconds: float = Field(
+        default=300.0, alias="COUNTERTOP_READER_ACTION_TIMEOUT"
+    )
+    smtp_url: str | None = Field(default=None, alias="COUNTERTOP_SMTP_URL")
+    log_format: Literal["text", "json"] = Field(default="text", alias="COUNTERTOP_LOG_FORMAT")
+    log_level: str = Field(default="INFO", alias="COUNTERTOP_LOG_LEVEL")
+
+    @cached_property
+    def mode(self) -> Literal["emulator", "test", "live"]:
+        if self.emulator:
+            return "emulator"
+        key = self.stripe_secret_key.get_secret_value() if self.stripe_secret_key else ""
+        return "live" if key.startswith(("sk_live_", "rk_live_")) else "test"
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.database_url.startswith("postgresql")

@@ -1,0 +1,5 @@
+"""Stripe webhook endpoint."""
+
+from fastapi import APIRouter
+
+router = APIRouter()

@@ -1,0 +1,5 @@
+"""The operator web app."""
+
+from fastapi import APIRouter
+
+router = APIRouter()
