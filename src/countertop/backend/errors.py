@@ -16,13 +16,21 @@ class ApiError(Exception):
     """An error the API answers with: HTTP status, stable code, human title and detail."""
 
     def __init__(
-        self, status: int, code: str, title: str, detail: str | None = None, **extra: Any
+        self,
+        status: int,
+        code: str,
+        title: str,
+        detail: str | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
     ) -> None:
         super().__init__(detail or title)
         self.status = status
         self.code = code
         self.title = title
         self.detail = detail or title
+        self.headers = headers  # response headers, e.g. Retry-After; never in the body
         self.extra = extra
 
     def to_dict(self) -> dict[str, Any]:
@@ -38,7 +46,9 @@ class ApiError(Exception):
 
 
 def problem(error: ApiError) -> JSONResponse:
-    return JSONResponse(error.to_dict(), status_code=error.status, media_type=PROBLEM_JSON)
+    return JSONResponse(
+        error.to_dict(), status_code=error.status, media_type=PROBLEM_JSON, headers=error.headers
+    )
 
 
 _STATUS_CODES = {

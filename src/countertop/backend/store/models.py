@@ -1,1 +1,3 @@
 """Imports every module that declares tables, so Alembic and the app see the whole schema."""
+
+from countertop.backend.store import operators  # noqa: F401

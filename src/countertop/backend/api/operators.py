@@ -1,0 +1,97 @@
+"""Operators (admin only): list, create with a credential shown once, delete."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Request, Response
+from pydantic import BaseModel, Field, StringConstraints, model_validator
+
+from countertop.backend import auth
+from countertop.backend.auth import Principal, require_admin
+from countertop.backend.auth_credentials import new_credential
+from countertop.backend.errors import ApiError
+from countertop.backend.store import operators as store
+
+log = logging.getLogger("countertop.auth")
+
+router = APIRouter(tags=["operators"])
+
+LocationId = Annotated[str, StringConstraints(pattern=r"^tml_[A-Za-z0-9]{1,60}$")]
+
+
+class OperatorOut(BaseModel):
+    id: str
+    name: str
+    role: Literal["operator", "admin"]
+    locations: list[str] = Field(description="The operator's locations; empty for admins (all).")
+
+    @classmethod
+    def of(cls, principal: Principal) -> OperatorOut:
+        return cls.model_validate(principal.to_json())
+
+
+class OperatorList(BaseModel):
+    data: list[OperatorOut]
+
+
+class NewOperatorIn(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    role: Literal["operator", "admin"] = "operator"
+    locations: list[LocationId] = Field(default_factory=list, max_length=1000)
+
+    @model_validator(mode="after")
+    def _operators_need_a_location(self) -> NewOperatorIn:
+        if self.role == "operator" and not self.locations:
+            raise ValueError("an operator needs at least one location")
+        return self
+
+
+class CreatedOperator(OperatorOut):
+    credential: str = Field(description="Shown only in this response; store it now.")
+
+
+@router.get("/api/operators", response_model=OperatorList, summary="List operators (admin)")
+async def list_operators(request: Request, _: Principal = Depends(require_admin)) -> OperatorList:
+    async with request.app.state.db.session() as s:
+        rows = await store.list_operators(s)
+    return OperatorList(data=[OperatorOut.of(auth.principal_of(row)) for row in rows])
+
+
+@router.post(
+    "/api/operators",
+    response_model=CreatedOperator,
+    status_code=201,
+    summary="Create an operator (admin); the response carries its credential, once",
+)
+async def create_operator(
+    body: NewOperatorIn, request: Request, admin: Principal = Depends(require_admin)
+) -> CreatedOperator:
+    credential = new_credential()
+    row = await auth.create_operator(
+        request.app.state.db, body.name, body.role, list(body.locations), credential
+    )
+    log.info("operator created", extra={"operator_id": row.id, "by": admin.id})
+    out = OperatorOut.of(auth.principal_of(row))
+    return CreatedOperator(**out.model_dump(), credential=credential)
+
+
+@router.delete(
+    "/api/operators/{operator_id}", status_code=204, summary="Delete an operator (admin)"
+)
+async def delete_operator(
+    operator_id: str, request: Request, admin: Principal = Depends(require_admin)
+) -> Response:
+    """Deleting an operator revokes its credential and ends its browser sessions at once."""
+    if operator_id == admin.id:
+        raise ApiError(
+            409, "invalid_state", "Cannot delete yourself", "Sign in as another admin to do this."
+        )
+    async with request.app.state.db.session() as s:
+        deleted = await store.delete_operator(s, operator_id)
+        await s.commit()
+    if not deleted:
+        raise ApiError(404, "not_found", "Not found", f"No operator {operator_id}.")
+    log.info("operator deleted", extra={"operator_id": operator_id, "by": admin.id})
+    return Response(status_code=204)
