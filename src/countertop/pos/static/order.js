@@ -1,0 +1,134 @@
+// One order: its lines, payment attempts, history, refunds.
+import { api } from "./api.js";
+import { declineMessage } from "./declines.js";
+import { attemptStatus, cardLabel, dateTime, money, orderStatus, parseAmount, plainAmount, statusTone } from "./format.js";
+import { $, banner, el, follow, showError, startPage } from "./shell.js";
+
+await startPage();
+const orderId = document.body.dataset.orderId;
+let order = null;
+
+function fact(label, value) {
+  return [el("dt", {}, label), el("dd", {}, value)];
+}
+
+function refundable() {
+  return Math.max(0, (order.amount_captured || 0) - (order.amount_refunded || 0));
+}
+
+function render() {
+  const cur = order.currency;
+  $("order-title").textContent = `Order ${order.id}`;
+  const badge = $("order-status");
+  badge.textContent = orderStatus(order.status);
+  badge.className = `badge tone-${statusTone(order.status)}`;
+  $("order-facts").replaceChildren(
+    ...fact("Created", dateTime(order.created)),
+    ...fact("Card", cardLabel(order.card)),
+    ...fact("Captured", money(order.amount_captured, cur)),
+    ...fact("Refunded", money(order.amount_refunded, cur)),
+  );
+  $("order-lines").replaceChildren(
+    ...(order.line_items || []).map((line) =>
+      el("tr", {}, el("td", {}, `${line.quantity} × ${line.description}`), el("td", { className: "num" }, money(line.quantity * line.unit_amount, cur))),
+    ),
+  );
+  const row = (label, value, className = "") => el("div", { className: `row ${className}` }, el("span", {}, label), el("span", {}, value));
+  $("order-totals").replaceChildren(
+    row("Subtotal", money(order.subtotal, cur)),
+    row("Tax", money(order.tax, cur)),
+    row("Tip", money(order.tip, cur)),
+    row("Total", money(order.total, cur), "grand"),
+  );
+  $("receipt-link").href = `/api/orders/${order.id}/receipt?format=html`;
+  $("receipt-link").hidden = order.amount_captured <= 0;
+  const remaining = refundable();
+  const form = $("refund-form");
+  form.hidden = remaining <= 0;
+  $("refund-note").textContent =
+    remaining > 0
+      ? `Up to ${money(remaining, cur)} can be refunded to the card. Leave the full amount for a full refund, or type a smaller one.`
+      : order.amount_refunded > 0
+        ? "This order has been fully refunded."
+        : "Nothing has been captured on this order, so there is nothing to refund.";
+  const amountInput = $("refund-amount");
+  if (document.activeElement !== amountInput) amountInput.value = remaining > 0 ? plainAmount(remaining, cur) : "";
+  updateRefundButton();
+  $("capture-order").hidden = order.status !== "authorized";
+  $("attempts-body").replaceChildren(
+    ...(order.attempts || []).map((a) =>
+      el(
+        "tr",
+        {},
+        el("td", { className: "mono" }, a.id),
+        el("td", {}, el("span", { className: `badge tone-${statusTone(a.status)}` }, attemptStatus(a.status))),
+        el("td", { className: "mono" }, a.reader || "—"),
+        el("td", { className: "mono" }, a.payment_intent || "—"),
+        el("td", { className: "num" }, money(a.amount, cur)),
+        el("td", { className: "num" }, a.tip ? money(a.tip, cur) : "—"),
+        el("td", {}, a.last_error ? declineMessage(a.last_error) : a.capture_error ? `Capture: ${a.capture_error}` : "—"),
+      ),
+    ),
+  );
+  $("history-body").replaceChildren(
+    ...(order.history || []).map((t) =>
+      el(
+        "tr",
+        {},
+        el("td", {}, dateTime(t.at)),
+        el("td", {}, t.entity),
+        el("td", {}, `${t.from || "—"} → ${t.to}`),
+        el("td", {}, t.event),
+        el("td", { className: "mono" }, t.cause || "—"),
+      ),
+    ),
+  );
+}
+
+function updateRefundButton() {
+  const amount = parseAmount($("refund-amount").value, order.currency);
+  const button = $("refund-submit");
+  const full = amount !== null && amount === refundable();
+  button.textContent = amount ? `${full ? "Refund in full" : "Refund"} ${money(amount, order.currency)}` : "Refund";
+  button.disabled = !amount || amount > refundable();
+}
+
+async function load() {
+  order = await api.get(`/api/orders/${encodeURIComponent(orderId)}`);
+  render();
+}
+
+$("refund-amount").addEventListener("input", updateRefundButton);
+$("refund-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const amount = parseAmount($("refund-amount").value, order.currency);
+  if (!amount || amount > refundable()) return showError("refund-error", `Enter an amount up to ${money(refundable(), order.currency)}.`);
+  showError("refund-error", null);
+  const button = $("refund-submit");
+  button.disabled = true;
+  try {
+    await api.post(`/api/orders/${order.id}/refunds`, { amount, reason: $("refund-reason").value }, { idempotencyKey: api.newKey() });
+    banner(`Refunded ${money(amount, order.currency)} to the card.`, "good");
+    $("refund-amount").blur();
+    await load();
+  } catch (error) {
+    showError("refund-error", error.code === "refund_exceeds_captured" ? "That is more than remains to refund." : error.message);
+    updateRefundButton();
+  }
+});
+$("capture-order").addEventListener("click", async () => {
+  try {
+    await api.post(`/api/orders/${order.id}/capture`);
+    await load();
+  } catch (error) {
+    banner(`Capture failed: ${error.message}`, "bad");
+  }
+});
+
+try {
+  await load();
+  follow(`/api/orders/${encodeURIComponent(orderId)}/events`, { order: (next) => ((order = next), render()) }, { onOpen: () => load().catch(() => {}) });
+} catch (error) {
+  $("order-title").textContent = error.code === "not_found" ? "No such order" : "Could not load the order";
+  banner(error.message, "bad");
+}
