@@ -11,6 +11,7 @@ from countertop import __version__
 from countertop.backend import webhooks
 from countertop.backend.api import events, locations, orders, payments, readers, session, system
 from countertop.backend.errors import install_error_handlers
+from countertop.backend.live import create_hub
 from countertop.backend.settings import Settings
 from countertop.backend.store.db import Database
 from countertop.pos import router as pos
@@ -24,9 +25,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         db = Database(settings.database_url)
         await db.migrate()
         app.state.db = db
+        hub = create_hub(settings.database_url)
+        await hub.start()
+        app.state.hub = hub
         try:
             yield
         finally:
+            await hub.close()
             await db.dispose()
 
     app = FastAPI(
