@@ -1,0 +1,330 @@
+"""Throughput and latency of the emulator next to localstripe and a bare Starlette app.
+
+Each target runs as its own process, pinned to CPU 0; wrk runs pinned to CPU 1, so the load
+generator never competes with the server for a core. For each target:
+
+1. warm-up: 3 s of the mixed load, not reported;
+2. fresh: the mixed load (`wrk_payment_intents.lua`: POST /v1/payment_intents with a form body,
+   then GET of the PaymentIntent just created, alternating) for `--duration` seconds;
+3. growth: the store is grown by `--grow` more PaymentIntents (wrk POST-only, `wrk_prefill.lua`;
+   for localstripe, whose every write re-pickles its whole store, a bulk loop in its own process
+   writes the store file it loads at start-up instead);
+4. grown: the mixed load again, same duration.
+
+localstripe is installed into its own virtualenv (default bench/.venv-localstripe, git-ignored),
+never into the project's. Results print as a Markdown table; `--json FILE` also saves them.
+
+    .venv/bin/python bench/emulator_bench.py                # all three targets
+    .venv/bin/python bench/emulator_bench.py --only emulator --duration 5 --grow 20000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+MIXED_SCRIPT = BENCH / "wrk_payment_intents.lua"
+PREFILL_SCRIPT = BENCH / "wrk_prefill.lua"
+API_KEY = "sk_test_bench"
+LOCALSTRIPE_STORE = Path("/tmp/localstripe.pickle")  # fixed by localstripe itself
+# localstripe re-pickles its whole store to this file on every write, and its own start-up load
+# of that file is unusable (unpickling calls the store's __setitem__, which rewrites the file being
+# read). So a grown localstripe is started by this launcher: it fills the store in-process with
+# saving switched off, switches saving back on, then runs localstripe's own server on that store.
+LOCALSTRIPE_LAUNCH = """
+import sys
+from localstripe import resources, server
+count = int(sys.argv[1])
+save = resources.Store.dump_to_disk
+resources.Store.dump_to_disk = lambda self: None
+for _ in range(count):
+    resources.PaymentIntent._api_create(
+        amount=1000, currency="usd", payment_method_types=["card_present"])
+resources.Store.dump_to_disk = save
+sys.argv = ["localstripe", "--from-scratch", *sys.argv[2:]]
+server.start()
+"""
+
+
+@dataclass
+class Result:
+    target: str
+    phase: str
+    requests: int
+    seconds: float
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    max_ms: float
+    errors: int
+
+
+@dataclass
+class Target:
+    name: str
+    command: Callable[[int, int], list[str]]  # (port, objects to preload) -> argv
+    grows_in_process: bool  # True: preloaded at start-up rather than grown over HTTP
+    start_timeout: float = 120.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def pinned(cpu: int, command: list[str]) -> list[str]:
+    if shutil.which("taskset") and (os.cpu_count() or 1) >= 2:
+        return ["taskset", "-c", str(cpu), *command]
+    return command
+
+
+def wait_until_serving(url: str, process: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode} before serving {url}")
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except OSError as error:  # HTTPError (a 4xx answer) means it is up
+            if getattr(error, "code", None):
+                return
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer within {timeout} s")
+
+
+@contextmanager
+def serving(target: Target, port: int, preloaded: int) -> Iterator[str]:
+    """Run the target on `port` (pinned to CPU 0) until the block ends; its output is kept."""
+    url = f"http://127.0.0.1:{port}"
+    command = pinned(0, target.command(port, preloaded))
+    with tempfile.TemporaryFile() as log:
+        process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            try:
+                wait_until_serving(url + "/", process, target.start_timeout)
+            except RuntimeError:
+                log.seek(0)
+                sys.stderr.write(log.read().decode(errors="replace")[-3000:])
+                raise
+            yield url
+        finally:
+            stop(process)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def wrk(url: str, script: Path, seconds: float, connections: int, *args: str) -> dict[str, Any]:
+    command = pinned(
+        1,
+        [
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{seconds:g}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(script),
+            url,
+        ],
+    )
+    if args:
+        command += ["--", *args]
+    env = {**os.environ, "BENCH_API_KEY": API_KEY}
+    out = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
+    return _last_json_line(out)
+
+
+def _last_json_line(text: str) -> dict[str, Any]:
+    for line in reversed(text.splitlines()):
+        if line.startswith("{"):
+            found: dict[str, Any] = json.loads(line)
+            return found
+    raise RuntimeError(f"wrk printed no result line:\n{text}")
+
+
+def measure(name: str, phase: str, url: str, seconds: float, connections: int) -> Result:
+    raw = wrk(url, MIXED_SCRIPT, seconds, connections)
+    took = raw["duration_us"] / 1e6
+    errors = sum(int(count) for count in raw["errors"].values())
+    return Result(
+        target=name,
+        phase=phase,
+        requests=raw["requests"],
+        seconds=round(took, 2),
+        rps=round(raw["requests"] / took, 1),
+        p50_ms=round(raw["p50_us"] / 1000, 2),
+        p99_ms=round(raw["p99_us"] / 1000, 2),
+        max_ms=round(raw["max_us"] / 1000, 2),
+        errors=errors,
+    )
+
+
+def grow_over_http(target: Target, port: int, count: int) -> None:
+    """POST-only wrk until `count` PaymentIntents were created, then stop it."""
+    with tempfile.TemporaryDirectory() as tmp:
+        marker = Path(tmp) / "done"
+        command = pinned(
+            1,
+            [
+                "wrk",
+                "-t1",
+                "-c16",
+                "-d3600s",
+                "-s",
+                str(PREFILL_SCRIPT),
+                f"http://127.0.0.1:{port}",
+            ],
+        )
+        command += ["--", str(count), str(marker)]
+        env = {**os.environ, "BENCH_API_KEY": API_KEY}
+        process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
+        while not marker.exists() and process.poll() is None:
+            time.sleep(0.2)
+        process.send_signal(signal.SIGINT)
+        out, _ = process.communicate(timeout=30)
+        if _last_json_line(out).get("status_errors"):
+            raise RuntimeError(f"{target.name}: errors while growing the store: {out}")
+
+
+def localstripe_python(venv: Path) -> Path:
+    python = venv / "bin" / "python"
+    if not (venv / "bin" / "localstripe").exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "--quiet", "localstripe"], check=True)
+    return python
+
+
+def machine() -> dict[str, str]:
+    cpu = platform.processor() or "unknown"
+    memory = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                memory = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
+                break
+    except OSError:
+        pass
+    wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout
+    return {
+        "nproc": str(os.cpu_count()),
+        "cpu": cpu,
+        "memory": memory,
+        "python": platform.python_version(),
+        "wrk": wrk_version.splitlines()[0] if wrk_version else "unknown",
+        "kernel": platform.release(),
+    }
+
+
+def targets(localstripe_venv: Path) -> dict[str, Target]:
+    bin_dir = Path(sys.executable).parent
+
+    def localstripe(port: int, preloaded: int) -> list[str]:
+        python = localstripe_python(localstripe_venv)
+        return [str(python), "-c", LOCALSTRIPE_LAUNCH, str(preloaded), "--port", str(port)]
+
+    def emulator(port: int, preloaded: int) -> list[str]:
+        return [str(bin_dir / "countertop"), "emulator", "--port", str(port)]
+
+    def bare(port: int, preloaded: int) -> list[str]:
+        app = ["bare_starlette:app", "--app-dir", str(BENCH), "--port", str(port)]
+        return [str(bin_dir / "python"), "-m", "uvicorn", *app, "--log-level", "warning",
+                "--no-access-log"]  # fmt: skip
+
+    return {
+        "emulator": Target("countertop emulator", emulator, grows_in_process=False),
+        "localstripe": Target("localstripe", localstripe, grows_in_process=True),
+        "bare": Target("bare Starlette", bare, grows_in_process=False),
+    }
+
+
+def bench_target(target: Target, seconds: float, grow: int, connections: int) -> list[Result]:
+    port = free_port()
+    grown = f"+{grow:,} objects"
+    results: list[Result] = []
+    with serving(target, port, preloaded=0) as url:
+        measure(target.name, "warm-up", url, 3, connections)
+        results.append(measure(target.name, "fresh", url, seconds, connections))
+        print(f"  {target.name}: fresh done, growing the store by {grow:,}", flush=True)
+        if not target.grows_in_process:
+            grow_over_http(target, port, grow)
+            results.append(measure(target.name, grown, url, seconds, connections))
+    if target.grows_in_process:
+        with serving(target, port, preloaded=grow) as url:
+            results.append(measure(target.name, grown, url, seconds, connections))
+    return results
+
+
+def table(results: list[Result]) -> str:
+    lines = [
+        "| target | store | req/s | p50 ms | p99 ms | max ms | requests | errors |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r.target} | {r.phase} | {r.rps:,.0f} | {r.p50_ms} | {r.p99_ms} | {r.max_ms} "
+            f"| {r.requests:,} | {r.errors} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=["emulator", "localstripe", "bare"], action="append")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per measured run")
+    parser.add_argument("--grow", type=int, default=100_000, help="PaymentIntents added")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--localstripe-venv", type=Path, default=BENCH / ".venv-localstripe")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args(argv)
+    if not shutil.which("wrk"):
+        parser.error("wrk is not installed (Debian: apt-get install wrk)")
+    chosen = targets(args.localstripe_venv)
+    keys = args.only or ["emulator", "localstripe", "bare"]
+    info = machine()
+    print("machine: " + ", ".join(f"{k} {v}" for k, v in info.items()), flush=True)
+    results: list[Result] = []
+    for key in keys:
+        print(f"benchmarking {chosen[key].name}", flush=True)
+        results += bench_target(chosen[key], args.duration, args.grow, args.connections)
+    LOCALSTRIPE_STORE.unlink(missing_ok=True)
+    print(table(results))
+    if args.json:
+        payload = {"machine": info, "results": [asdict(r) for r in results]}
+        args.json.write_text(json.dumps(payload, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
