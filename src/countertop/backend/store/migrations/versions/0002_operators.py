@@ -60,9 +60,7 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_operator_sessions")),
     )
-    op.create_index(
-        op.f("ix_operator_sessions_operator_id"), "operator_sessions", ["operator_id"]
-    )
+    op.create_index(op.f("ix_operator_sessions_operator_id"), "operator_sessions", ["operator_id"])
     op.create_index(op.f("ix_operator_sessions_expires_at"), "operator_sessions", ["expires_at"])
 
 
