@@ -175,3 +175,21 @@ async def test_instances_sharing_the_session_secret_accept_each_others_cookies(
             async with client(unconfigured) as http:
                 http.cookies.set("countertop_session", cookie)
                 assert (await http.get("/api/session")).status_code == 401
+
+
+async def test_the_openapi_document_declares_both_ways_to_authenticate(app: FastAPI) -> None:
+    async with client(app) as http:
+        document = (await http.get("/openapi.json")).json()
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["credential"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An operator credential.",
+    }
+    assert (schemes["session"]["in"], schemes["session"]["name"]) == (
+        "cookie",
+        "countertop_session",
+    )
+    for method, path in (("get", "/api/operators"), ("get", "/api/session")):
+        assert document["paths"][path][method]["security"] == [{"credential": []}, {"session": []}]
+    assert "security" not in document["paths"]["/api/session"]["post"]

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
+from fastapi.security import APIKeyCookie, HTTPBearer
 from sqlalchemy.exc import IntegrityError
 
 from countertop.backend.auth_credentials import (
@@ -201,8 +202,24 @@ async def authenticate(request: Request) -> Principal:
 
 # --- FastAPI dependencies -----------------------------------------------------------------------
 
+# Declared so the OpenAPI document shows both ways in; `authenticate` does the actual checking.
+_bearer_scheme = HTTPBearer(
+    auto_error=False, scheme_name="credential", description="An operator credential."
+)
+_cookie_scheme = APIKeyCookie(
+    name=SESSION_COOKIE,
+    auto_error=False,
+    scheme_name="session",
+    description="The browser session from `POST /api/session`; unsafe requests also need "
+    f"the `{CSRF_HEADER}` header.",
+)
 
-async def current_principal(request: Request) -> Principal:
+
+async def current_principal(
+    request: Request,
+    _bearer: Any = Depends(_bearer_scheme),
+    _cookie: Any = Depends(_cookie_scheme),
+) -> Principal:
     """The caller, or `401 unauthenticated` / `403 csrf_failed` / `429 rate_limited`."""
     cached: Principal | None = getattr(request.state, "principal", None)
     if cached is None:
@@ -211,7 +228,11 @@ async def current_principal(request: Request) -> Principal:
     return cached
 
 
-async def require_admin(request: Request) -> Principal:
+async def require_admin(
+    request: Request,
+    _bearer: Any = Depends(_bearer_scheme),
+    _cookie: Any = Depends(_cookie_scheme),
+) -> Principal:
     """The caller when an admin, otherwise `403 forbidden`."""
     principal = await current_principal(request)
     if not principal.is_admin:
