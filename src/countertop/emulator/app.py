@@ -1,0 +1,282 @@
+"""The emulator as an ASGI application (Starlette), and the wire protocol around every request.
+
+A request goes: authentication, ``Stripe-Account``, route match, parameter decoding,
+``Idempotency-Key`` (replay, mismatch, in flight), injected faults, the resource handler (run with
+the emulator lock held), ``expand[]``, then the JSON answer with ``Request-Id``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import orjson
+from starlette.applications import Starlette
+from starlette.routing import Mount
+from starlette.types import Receive, Scope, Send
+
+from countertop.emulator import controls, errors, forms
+from countertop.emulator.context import DEFAULT_API_VERSION, Ctx
+from countertop.emulator.emulator import Emulator
+from countertop.emulator.ids import request_id
+from countertop.emulator.listing import expand
+from countertop.emulator.params import expand_paths
+from countertop.emulator.resources import ROUTES
+from countertop.emulator.routing import Router
+
+_KEY = re.compile(r"^(sk|rk)_test_[A-Za-z0-9_]{1,250}$")
+_NO_KEY = (
+    "You did not provide an API key. You need to provide your API key in the Authorization "
+    "header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY'). See "
+    "https://stripe.com/docs/api#authentication for details, or we can help at "
+    "https://support.stripe.com/."
+)
+_ROOT = orjson.dumps(
+    {
+        "object": "emulator",
+        "name": "countertop Stripe Terminal emulator",
+        "livemode": False,
+        "docs": "Stripe API v1 under /v1, simulation controls under /_emulator",
+    }
+)
+
+
+class DroppedResponse(Exception):
+    """Raised after the headers went out, so the server closes the connection mid-answer."""
+
+
+def _api_key(authorization: str | None) -> str:
+    if not authorization:
+        raise errors.unauthorized(_NO_KEY)
+    scheme, _, value = authorization.partition(" ")
+    value = value.strip()
+    if scheme.lower() == "basic":
+        try:
+            value = base64.b64decode(value, validate=True).decode().partition(":")[0]
+        except (binascii.Error, UnicodeDecodeError):
+            value = ""
+    elif scheme.lower() != "bearer":
+        value = ""
+    if not value:
+        raise errors.unauthorized(_NO_KEY)
+    if not _KEY.match(value):
+        shown = value[:8] + "*" * max(0, len(value) - 12) + value[-4:]
+        raise errors.unauthorized(f"Invalid API Key provided: {shown}")
+    return value
+
+
+async def _read_body(receive: Receive) -> bytes:
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            return body
+
+
+def _headers(
+    status: int, rid: str, extra: dict[str, str] | None, length: int
+) -> list[tuple[bytes, bytes]]:
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(length).encode()),
+        (b"request-id", rid.encode()),
+        (b"stripe-version", DEFAULT_API_VERSION.encode()),
+        (b"access-control-allow-origin", b"*"),
+    ]
+    if extra:
+        headers.extend((k.lower().encode(), v.encode()) for k, v in extra.items())
+    return headers
+
+
+async def _send(
+    send: Send, status: int, body: bytes, rid: str, extra: dict[str, str] | None = None
+) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": _headers(status, rid, extra, len(body)),
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def _error_body(error: errors.StripeError, rid: str) -> bytes:
+    body = error.body()
+    body["error"]["request_log_url"] = f"https://dashboard.stripe.com/test/logs/{rid}"
+    return orjson.dumps(body)
+
+
+class Dispatcher:
+    def __init__(self, emulator: Emulator) -> None:
+        self.emulator = emulator
+        self.router = Router(ROUTES)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        emulator = self.emulator
+        if emulator.loop is None:
+            emulator.attach(asyncio.get_running_loop())
+        method: str = scope["method"]
+        path: str = scope["path"]
+        rid = request_id()
+        body = await _read_body(receive)
+        if path.startswith("/_emulator"):
+            status, answer = await controls.handle(emulator, method, path, body)
+            await _send(send, status, orjson.dumps(answer), rid)
+            return
+        if path == "/" and method in ("GET", "HEAD"):
+            await _send(send, 200, _ROOT, rid)
+            return
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        try:
+            await self._api(scope, send, method, path, body, headers, rid)
+        except errors.StripeError as error:
+            await _send(send, error.status, _error_body(error, rid), rid, error.headers)
+
+    async def _api(
+        self,
+        scope: Scope,
+        send: Send,
+        method: str,
+        path: str,
+        body: bytes,
+        headers: dict[str, str],
+        rid: str,
+    ) -> None:
+        emulator = self.emulator
+        _api_key(headers.get("authorization"))
+        account_id = headers.get("stripe-account", "")
+        if account_id and not account_id.startswith("acct_"):
+            raise errors.StripeError(
+                403,
+                "invalid_request_error",
+                f"The provided key does not have access to account '{account_id}' "
+                "(or that account does not exist). Application access may have been revoked.",
+            )
+        matched = self.router.match(method, path)
+        if matched is None:
+            raise errors.unrecognized_url(method, path)
+        handler, args = matched
+        query = scope.get("query_string", b"")
+        params = forms.decode(query) if query else {}
+        if body and method == "POST":
+            params.update(forms.decode(body))
+        key = headers.get("idempotency-key") if method == "POST" else None
+        version = headers.get("stripe-version") or DEFAULT_API_VERSION
+        saved = None
+        if key:
+            if len(key) > 255:
+                raise errors.invalid(
+                    "Idempotency-Key must be at most 255 characters.", "Idempotency-Key"
+                )
+            fingerprint = (method, path, params)
+            saved = emulator.idempotency.get(account_id, key)
+            if saved is not None:
+                if saved.in_flight:
+                    raise errors.StripeError(
+                        409,
+                        "idempotency_error",
+                        "There is currently another in-progress request using this Idempotent "
+                        "Key (that probably means you submitted twice, and the other request is "
+                        "still going through): "
+                        f"{key}. Please try again later.",
+                        code="idempotency_key_in_use",
+                    )
+                if saved.fingerprint != fingerprint:
+                    raise errors.StripeError(
+                        400,
+                        "idempotency_error",
+                        "Keys for idempotent requests can only be used with the same parameters "
+                        "they were first used with. Try using a key other than "
+                        f"'{key}' if you meant to execute a different request.",
+                    )
+                await _send(
+                    send,
+                    saved.status,
+                    saved.body,
+                    rid,
+                    {"Idempotent-Replayed": "true", "Original-Request": saved.request_id},
+                )
+                return
+            saved = emulator.idempotency.begin(account_id, key, fingerprint, rid)
+        try:
+            faults = emulator.faults.take(method, path) if emulator.faults.rules else []
+            drop = False
+            for fault in faults:
+                if fault.kind == "latency":
+                    await asyncio.sleep(fault.delay_ms / 1000)
+                elif fault.kind == "error":
+                    raise errors.api_error(fault.status)
+                else:
+                    drop = True
+            status, answer = self._run(handler, account_id, params, args, rid, key, version)
+        except errors.StripeError as error:
+            if saved is not None:
+                if error.status == 400 and (error.code or "").startswith("parameter_"):
+                    emulator.idempotency.forget(account_id, key or "")
+                else:
+                    saved.status, saved.body = error.status, _error_body(error, rid)
+                    saved.in_flight = False
+            raise
+        except BaseException:
+            if saved is not None:
+                emulator.idempotency.forget(account_id, key or "")
+            raise
+        if saved is not None:
+            saved.status, saved.body, saved.in_flight = status, answer, False
+        if drop:
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": status,
+                    "headers": _headers(status, rid, None, len(answer)),
+                }
+            )
+            raise DroppedResponse(f"{method} {path}: response dropped by an injected fault")
+        await _send(send, status, answer, rid)
+
+    def _run(
+        self,
+        handler: Any,
+        account_id: str,
+        params: dict[str, Any],
+        args: tuple[str, ...],
+        rid: str,
+        key: str | None,
+        version: str,
+    ) -> tuple[int, bytes]:
+        emulator = self.emulator
+        with emulator.lock:
+            account = emulator.store.account(account_id)
+            ctx = Ctx(emulator, account, params, args, rid, key, version)
+            try:
+                result = handler(ctx)
+                paths = expand_paths(params)
+                if paths:
+                    result = expand(account, result, paths)
+                return 200, orjson.dumps(result)
+            finally:
+                emulator.persist()
+
+
+def create_app(emulator: Emulator | None = None) -> Starlette:
+    """The emulator's ASGI app; pass an ``Emulator`` to keep a handle on its state and controls."""
+    state = emulator or Emulator()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        state.attach(asyncio.get_running_loop())
+        yield
+        await state.webhooks.close()
+
+    app = Starlette(routes=[Mount("", app=Dispatcher(state))], lifespan=lifespan)
+    app.state.emulator = state
+    return app

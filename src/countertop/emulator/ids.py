@@ -1,0 +1,62 @@
+"""Object ids and secrets in Stripe's style: a prefix and random base-62 characters."""
+
+from __future__ import annotations
+
+import random
+import secrets
+import string
+import uuid
+
+_ALPHABET = string.ascii_letters + string.digits
+
+
+def random_chars(length: int) -> str:
+    """Fast, non-secret randomness for ids."""
+    return "".join(random.choices(_ALPHABET, k=length))
+
+
+def secret_chars(length: int) -> str:
+    """Unguessable characters for signing secrets and client secrets."""
+    return "".join(secrets.choice(_ALPHABET) for _ in range(length))
+
+
+def new_id(prefix: str, length: int = 24) -> str:
+    return prefix + random_chars(length)
+
+
+def request_id() -> str:
+    return "req_" + random_chars(14)
+
+
+def serial_number() -> str:
+    return str(uuid.uuid4())
+
+
+def hex_chars(length: int) -> str:
+    return secrets.token_hex((length + 1) // 2)[:length].upper()
+
+
+def digits(length: int) -> str:
+    return "".join(random.choices(string.digits, k=length))
+
+
+# Which collection an id belongs to, by its prefix: used by expand and by id lookups.
+PREFIXES: dict[str, str] = {
+    "pi_": "payment_intents",
+    "ch_": "charges",
+    "re_": "refunds",
+    "pm_": "payment_methods",
+    "seti_": "setup_intents",
+    "evt_": "events",
+    "tml_": "locations",
+    "tmr_": "readers",
+    "tmc_": "configurations",
+    "we_": "webhook_endpoints",
+}
+
+
+def collection_of(object_id: str) -> str | None:
+    cut = object_id.find("_")
+    if cut < 0:
+        return None
+    return PREFIXES.get(object_id[: cut + 1])

@@ -1,0 +1,392 @@
+"""``/v1/payment_intents``: create, retrieve, update, list, confirm, capture, cancel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from countertop.emulator import cards, objects, payments
+from countertop.emulator import params as p
+from countertop.emulator.context import Ctx
+from countertop.emulator.errors import StripeError, invalid, unexpected_state
+from countertop.emulator.ids import new_id, secret_chars
+from countertop.emulator.listing import LIST_PARAMS, list_page
+from countertop.emulator.resources.common import load
+from countertop.emulator.routing import Route
+from countertop.emulator.store import Obj
+
+KIND = "payment_intent"
+CAPTURE_METHODS = ("automatic", "automatic_async", "manual")
+CANCEL_REASONS = ("duplicate", "fraudulent", "requested_by_customer", "abandoned")
+CANCELABLE = (
+    "requires_payment_method",
+    "requires_capture",
+    "requires_confirmation",
+    "requires_action",
+    "processing",
+)
+_SIMPLE = (
+    "description",
+    "receipt_email",
+    "statement_descriptor",
+    "statement_descriptor_suffix",
+    "customer",
+    "transfer_group",
+    "on_behalf_of",
+)
+_CREATE = (
+    "amount",
+    "currency",
+    "payment_method_types",
+    "capture_method",
+    "confirmation_method",
+    "metadata",
+    "payment_method_options",
+    "application_fee_amount",
+    "setup_future_usage",
+    "confirm",
+    "payment_method",
+    "return_url",
+    "automatic_payment_methods",
+    "transfer_data",
+    "shipping",
+    *_SIMPLE,
+)
+_MINIMUM = {"usd": 50, "cad": 50, "eur": 50, "gbp": 30, "aud": 50}
+
+
+def _amount(params: p.Params, required: bool) -> int | None:
+    return p.integer(params, "amount", required=required, minimum=1, maximum=99999999)
+
+
+def _method_options(types: list[str], given: p.Params | None) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    for kind in types:
+        if kind == "card_present":
+            options[kind] = {
+                "request_extended_authorization": False,
+                "request_incremental_authorization_support": False,
+            }
+        elif kind == "card":
+            options[kind] = {
+                "installments": None,
+                "mandate_options": None,
+                "network": None,
+                "request_three_d_secure": "automatic",
+            }
+        else:
+            options[kind] = {}
+    for kind, value in (given or {}).items():
+        if not isinstance(value, dict):
+            raise invalid(
+                f"Invalid object: payment_method_options[{kind}]", "payment_method_options"
+            )
+        options.setdefault(kind, {}).update(_decoded(value))
+    return options
+
+
+def _decoded(value: dict[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, item in value.items():
+        if item in ("true", "false"):
+            result[key] = item == "true"
+        elif isinstance(item, dict):
+            result[key] = _decoded(item)
+        else:
+            result[key] = item
+    return result
+
+
+def create(ctx: Ctx) -> Obj:
+    params = ctx.params
+    p.allowed(params, _CREATE)
+    amount = _amount(params, True)
+    assert amount is not None
+    currency = (p.text(params, "currency", required=True) or "").lower()
+    if amount < _MINIMUM.get(currency, 1):
+        minimum = _MINIMUM[currency]
+        raise invalid(
+            f"Amount must be at least {minimum / 100:.2f} {currency}", "amount", "amount_too_small"
+        )
+    types = p.strings(params, "payment_method_types")
+    capture_method = p.choice(params, "capture_method", CAPTURE_METHODS) or "automatic"
+    pi_id = new_id("pi_")
+    pi: Obj = {
+        "id": pi_id,
+        "object": "payment_intent",
+        "amount": amount,
+        "amount_capturable": 0,
+        "amount_details": {"tip": {}},
+        "amount_received": 0,
+        "application": None,
+        "application_fee_amount": p.integer(params, "application_fee_amount", minimum=0),
+        "automatic_payment_methods": None
+        if types
+        else {"allow_redirects": "always", "enabled": True},
+        "canceled_at": None,
+        "cancellation_reason": None,
+        "capture_method": capture_method,
+        "client_secret": f"{pi_id}_secret_{secret_chars(25)}",
+        "confirmation_method": p.choice(params, "confirmation_method", ("automatic", "manual"))
+        or "automatic",
+        "created": ctx.now(),
+        "currency": currency,
+        "customer": None,
+        "description": None,
+        "last_payment_error": None,
+        "latest_charge": None,
+        "livemode": False,
+        "metadata": p.metadata(None, params.get("metadata")),
+        "next_action": None,
+        "on_behalf_of": None,
+        "payment_method": None,
+        "payment_method_configuration_details": None,
+        "payment_method_options": _method_options(
+            types or ["card"], p.mapping(params, "payment_method_options")
+        ),
+        "payment_method_types": types or ["card"],
+        "processing": None,
+        "receipt_email": None,
+        "review": None,
+        "setup_future_usage": p.choice(params, "setup_future_usage", ("off_session", "on_session")),
+        "shipping": None,
+        "statement_descriptor": None,
+        "statement_descriptor_suffix": None,
+        "status": "requires_payment_method",
+        "transfer_data": None,
+        "transfer_group": None,
+    }
+    for name in _SIMPLE:
+        if name in params:
+            pi[name] = p.text(params, name)
+    ctx.account.add("payment_intents", pi)
+    ctx.emit("payment_intent.created", pi)
+    if p.boolean(params, "confirm"):
+        _confirm(ctx, pi, params)
+    return pi
+
+
+def retrieve(ctx: Ctx) -> Obj:
+    p.allowed(ctx.params, ("client_secret",))
+    return load(ctx, "payment_intents", KIND, ctx.args[0], "intent")
+
+
+def _find(ctx: Ctx) -> Obj:
+    return load(ctx, "payment_intents", KIND, ctx.args[0], "intent")
+
+
+def update(ctx: Ctx) -> Obj:
+    pi = _find(ctx)
+    params = ctx.params
+    p.allowed(
+        params,
+        (
+            "amount",
+            "currency",
+            "payment_method_types",
+            "capture_method",
+            "metadata",
+            "payment_method_options",
+            "application_fee_amount",
+            "setup_future_usage",
+            "payment_method",
+            "shipping",
+            *_SIMPLE,
+        ),
+    )
+    money_fields = {
+        "amount",
+        "currency",
+        "payment_method_types",
+        "capture_method",
+        "payment_method",
+        "payment_method_options",
+    }
+    if money_fields & params.keys() and pi["status"] not in (
+        "requires_payment_method",
+        "requires_confirmation",
+        "requires_action",
+    ):
+        raise unexpected_state(
+            f"You cannot update this PaymentIntent because it has a status of {pi['status']}."
+        )
+    amount = _amount(params, False)
+    types = p.strings(params, "payment_method_types")
+    capture_method = p.choice(params, "capture_method", CAPTURE_METHODS)
+    meta = p.metadata(pi["metadata"], params.get("metadata"))
+    if amount is not None:
+        pi["amount"] = amount
+    if "currency" in params:
+        pi["currency"] = (p.text(params, "currency") or pi["currency"]).lower()
+    if types:
+        pi["payment_method_types"] = types
+        pi["payment_method_options"] = _method_options(types, None)
+    if "payment_method_options" in params:
+        pi["payment_method_options"] = _method_options(
+            pi["payment_method_types"], p.mapping(params, "payment_method_options")
+        )
+    if capture_method is not None:
+        pi["capture_method"] = capture_method
+    if "application_fee_amount" in params:
+        pi["application_fee_amount"] = p.integer(params, "application_fee_amount", minimum=0)
+    for name in _SIMPLE:
+        if name in params:
+            pi[name] = p.text(params, name) or None
+    pi["metadata"] = meta
+    return ctx.account.changed("payment_intents", pi)
+
+
+def list_all(ctx: Ctx) -> Obj:
+    params = ctx.params
+    p.allowed(params, (*LIST_PARAMS, "customer", "created"))
+    customer = p.text(params, "customer")
+    created = params.get("created")
+    keep = None
+    if customer or created:
+        from countertop.emulator.resources.events import created_filter
+
+        matches_created = created_filter(created)
+
+        def keep(pi: Obj) -> bool:
+            return (not customer or pi.get("customer") == customer) and matches_created(pi)
+
+    return list_page(ctx.account, "payment_intents", params, "/v1/payment_intents", KIND, keep)
+
+
+def _card_for(ctx: Ctx, method: str) -> tuple[cards.Card, Obj | None]:
+    number = cards.TEST_PAYMENT_METHODS.get(method)
+    if number is not None:
+        card = cards.lookup(number)
+        assert card is not None
+        return card, None
+    pm = load(ctx, "payment_methods", "payment_method", method, "payment_method")
+    if pm["type"] != "card":
+        raise invalid(
+            f"A PaymentMethod of type {pm['type']} cannot be confirmed from the API; "
+            "present it on a reader instead.",
+            "payment_method",
+            "payment_intent_incompatible_payment_method",
+        )
+    for candidate in cards.TEST_PAYMENT_METHODS.values():
+        card = cards.lookup(candidate)
+        if card is not None and objects.fingerprint(card.number) == pm["card"]["fingerprint"]:
+            return card, pm
+    raise invalid("This PaymentMethod cannot be used.", "payment_method")
+
+
+def _confirm(ctx: Ctx, pi: Obj, params: p.Params) -> Obj:
+    if pi["status"] not in ("requires_payment_method", "requires_confirmation"):
+        raise unexpected_state(
+            f"This PaymentIntent's status is {pi['status']}, but it must be requires_payment_method "
+            "or requires_confirmation to be confirmed."
+        )
+    method = p.text(params, "payment_method") or pi.get("payment_method")
+    if not method:
+        raise invalid(
+            "You cannot confirm this PaymentIntent because it's missing a payment method.",
+            "payment_method",
+            "payment_intent_unexpected_state",
+        )
+    card, pm = _card_for(ctx, method)
+    if "card" not in pi["payment_method_types"]:
+        raise invalid(
+            "The PaymentMethod provided (card) is not allowed for this PaymentIntent. Please "
+            f"attach a PaymentMethod of one of the following types: {', '.join(pi['payment_method_types'])}.",
+            "payment_method",
+            "payment_intent_incompatible_payment_method",
+        )
+    decline, charge = payments.authorize(ctx, pi, card, "card", pm=pm)
+    if decline is not None:
+        extra = dict(pi["last_payment_error"])
+        for key in ("type", "code", "decline_code", "doc_url", "message"):
+            extra.pop(key, None)
+        extra["payment_intent"] = orjson.loads(orjson.dumps(pi))
+        raise StripeError(
+            402,
+            "card_error",
+            decline.message,
+            code=decline.code,
+            decline_code=decline.decline_code,
+            extra=extra,
+        )
+    del charge
+    return pi
+
+
+def confirm(ctx: Ctx) -> Obj:
+    pi = _find(ctx)
+    p.allowed(
+        ctx.params,
+        (
+            "payment_method",
+            "return_url",
+            "capture_method",
+            "payment_method_options",
+            "receipt_email",
+            "setup_future_usage",
+            "shipping",
+        ),
+    )
+    capture_method = p.choice(ctx.params, "capture_method", CAPTURE_METHODS)
+    if capture_method is not None:
+        pi["capture_method"] = capture_method
+    return _confirm(ctx, pi, ctx.params)
+
+
+def capture(ctx: Ctx) -> Obj:
+    pi = _find(ctx)
+    params = ctx.params
+    p.allowed(
+        params,
+        (
+            "amount_to_capture",
+            "application_fee_amount",
+            "final_capture",
+            "metadata",
+            "statement_descriptor",
+            "statement_descriptor_suffix",
+        ),
+    )
+    if pi["status"] != "requires_capture":
+        raise unexpected_state(
+            f"This PaymentIntent could not be captured because it has a status of {pi['status']}. "
+            "Only a PaymentIntent with one of the following statuses may be captured: "
+            "requires_capture."
+        )
+    amount = p.integer(params, "amount_to_capture", minimum=1)
+    pi["metadata"] = p.metadata(pi["metadata"], params.get("metadata"))
+    if "application_fee_amount" in params:
+        pi["application_fee_amount"] = p.integer(params, "application_fee_amount", minimum=0)
+    return payments.capture(ctx, pi, amount)
+
+
+def cancel(ctx: Ctx) -> Obj:
+    pi = _find(ctx)
+    p.allowed(ctx.params, ("cancellation_reason",))
+    reason = p.choice(ctx.params, "cancellation_reason", CANCEL_REASONS)
+    if pi["status"] not in CANCELABLE:
+        raise unexpected_state(
+            f"You cannot cancel this PaymentIntent because it has a status of {pi['status']}. "
+            "Only a PaymentIntent with one of the following statuses may be canceled: "
+            f"{', '.join(CANCELABLE)}."
+        )
+    payments.release(ctx, pi)
+    pi["status"] = "canceled"
+    pi["canceled_at"] = ctx.now()
+    pi["cancellation_reason"] = reason
+    pi["amount_capturable"] = 0
+    ctx.account.changed("payment_intents", pi)
+    ctx.emit("payment_intent.canceled", pi)
+    return pi
+
+
+ROUTES: list[Route] = [
+    ("POST", "/v1/payment_intents", create),
+    ("GET", "/v1/payment_intents", list_all),
+    ("GET", "/v1/payment_intents/{intent}", retrieve),
+    ("POST", "/v1/payment_intents/{intent}", update),
+    ("POST", "/v1/payment_intents/{intent}/confirm", confirm),
+    ("POST", "/v1/payment_intents/{intent}/capture", capture),
+    ("POST", "/v1/payment_intents/{intent}/cancel", cancel),
+]

@@ -1,0 +1,217 @@
+"""Signed, retried webhook delivery, with injectable delivery faults.
+
+Every event is delivered to the account's enabled endpoints whose ``enabled_events`` match (``*``
+matches all; endpoints created with ``connect=true`` also get the connected accounts' events) and to
+each ``--webhook`` URL. A non-2xx answer or a connection error is retried with exponential backoff.
+Delivery runs on the emulator's event loop; ``pending`` counts deliveries not yet finished, which is
+what ``flush`` waits on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import orjson
+
+from countertop.emulator.signing import signature
+from countertop.emulator.store import Account, Obj
+
+if TYPE_CHECKING:
+    from countertop.emulator.emulator import Emulator
+
+FAULT_KINDS = ("drop", "duplicate", "delay", "reorder")
+
+
+@dataclass
+class Delivery:
+    event_id: str
+    event_type: str
+    url: str
+    secret: str
+    payload: bytes
+    delay: float = 0.0
+    attempts: int = 0
+
+
+@dataclass
+class WebhookFault:
+    kind: str
+    count: int | None = 1
+    probability: float = 1.0
+    delay_ms: int = 0
+    event_types: tuple[str, ...] = ()
+
+    def matches(self, event_type: str) -> bool:
+        if self.event_types and event_type not in self.event_types:
+            return False
+        return self.probability >= 1.0 or random.random() < self.probability
+
+
+@dataclass
+class WebhookSettings:
+    retry_base_ms: int = 50
+    max_attempts: int = 6
+    timeout_s: float = 5.0
+    urls: list[str] = field(default_factory=list)
+    secret: str = ""
+
+
+def _wants(endpoint: Obj, event_type: str) -> bool:
+    enabled = endpoint.get("enabled_events") or []
+    return "*" in enabled or event_type in enabled
+
+
+class WebhookDispatcher:
+    def __init__(self, emulator: Emulator, settings: WebhookSettings) -> None:
+        self.emulator = emulator
+        self.settings = settings
+        self.faults: list[WebhookFault] = []
+        self.pending = 0
+        self.held: list[Delivery] = []
+        self.log: deque[dict[str, Any]] = deque(maxlen=2000)
+        self._client: httpx.AsyncClient | None = None
+        self._tasks: set[asyncio.Future[None]] = set()
+
+    # -- targets -------------------------------------------------------------------------------
+    def _targets(self, account: Account, event_type: str) -> list[tuple[str, str]]:
+        found: list[tuple[str, str]] = []
+        secrets = account.collection("webhook_secrets")
+        for endpoint in account.collection("webhook_endpoints").objects.values():
+            if endpoint["status"] == "enabled" and _wants(endpoint, event_type):
+                found.append((endpoint["url"], secrets.objects[endpoint["id"]]["secret"]))
+        if account.id:
+            platform = self.emulator.store.account("")
+            platform_secrets = platform.collection("webhook_secrets")
+            for endpoint in platform.collection("webhook_endpoints").objects.values():
+                if (
+                    endpoint.get("application") is None
+                    and platform_secrets.objects[endpoint["id"]].get("connect")
+                    and endpoint["status"] == "enabled"
+                    and _wants(endpoint, event_type)
+                ):
+                    found.append(
+                        (endpoint["url"], platform_secrets.objects[endpoint["id"]]["secret"])
+                    )
+        found.extend((url, self.settings.secret) for url in self.settings.urls)
+        return found
+
+    # -- queueing ------------------------------------------------------------------------------
+    def enqueue(self, account: Account, event: Obj) -> None:
+        """Queue deliveries of ``event``; called with the emulator lock held."""
+        targets = self._targets(account, event["type"])
+        event["pending_webhooks"] = len(targets)
+        if not targets:
+            return
+        payload = orjson.dumps(event, option=orjson.OPT_INDENT_2)
+        deliveries: list[Delivery] = []
+        for url, secret in targets:
+            delivery = Delivery(event["id"], event["type"], url, secret, payload)
+            deliveries.extend(self._apply_faults(delivery))
+        for delivery in deliveries:
+            self._schedule(delivery)
+
+    def _take_fault(self, event_type: str) -> WebhookFault | None:
+        for fault in self.faults:
+            if fault.matches(event_type):
+                if fault.count is not None:
+                    fault.count -= 1
+                    if fault.count <= 0:
+                        self.faults.remove(fault)
+                return fault
+        return None
+
+    def _apply_faults(self, delivery: Delivery) -> list[Delivery]:
+        fault = self._take_fault(delivery.event_type)
+        if fault is None:
+            return [delivery]
+        self._record(delivery, None, f"fault:{fault.kind}")
+        if fault.kind == "drop":
+            return []
+        if fault.kind == "duplicate":
+            twin = Delivery(**{**delivery.__dict__})
+            return [delivery, twin]
+        if fault.kind == "delay":
+            delivery.delay = fault.delay_ms / 1000
+            return [delivery]
+        # reorder: hold deliveries until the fault is used up, then send them newest first.
+        self.pending += 1
+        self.held.append(delivery)
+        if fault.count is None or fault.count <= 0:
+            self.release_held()
+        return []
+
+    def release_held(self) -> None:
+        held, self.held = self.held, []
+        for delivery in reversed(held):
+            self.pending -= 1
+            self._schedule(delivery)
+
+    def _schedule(self, delivery: Delivery) -> None:
+        self.pending += 1
+        self.emulator.call_soon(self._start, delivery)
+
+    def _start(self, delivery: Delivery) -> None:
+        task = asyncio.ensure_future(self._deliver(delivery))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- delivering ----------------------------------------------------------------------------
+    def _record(self, delivery: Delivery, status: int | None, outcome: str) -> None:
+        self.log.append(
+            {
+                "event": delivery.event_id,
+                "type": delivery.event_type,
+                "url": delivery.url,
+                "attempt": delivery.attempts,
+                "status": status,
+                "outcome": outcome,
+                "at": time.time(),
+            }
+        )
+
+    async def _post(self, delivery: Delivery) -> int | None:
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=self.settings.timeout_s)
+        headers = {
+            "Content-Type": "application/json; charset=utf-8",
+            "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
+            "Stripe-Signature": signature(delivery.payload, delivery.secret),
+        }
+        try:
+            response = await self._client.post(
+                delivery.url, content=delivery.payload, headers=headers
+            )
+        except httpx.HTTPError:
+            return None
+        return response.status_code
+
+    async def _deliver(self, delivery: Delivery) -> None:
+        try:
+            if delivery.delay:
+                await asyncio.sleep(delivery.delay)
+            while True:
+                delivery.attempts += 1
+                status = await self._post(delivery)
+                ok = status is not None and 200 <= status < 300
+                with self.emulator.lock:
+                    self._record(delivery, status, "delivered" if ok else "failed")
+                if ok or delivery.attempts >= self.settings.max_attempts:
+                    return
+                backoff = self.settings.retry_base_ms * (2 ** (delivery.attempts - 1))
+                await asyncio.sleep(backoff / 1000)
+        finally:
+            with self.emulator.lock:
+                self.pending -= 1
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
