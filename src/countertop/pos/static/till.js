@@ -103,6 +103,7 @@ class Till {
   }
 
   updateCharge() {
+    if (!this.cart || !this.readers) return; // still being built
     const button = $("charge");
     const total = this.cart.total;
     let hint = null;
@@ -135,6 +136,7 @@ class Till {
       this.pending = null;
       this.attemptId = attempt.id;
       this.show({ ...order, status: "in_payment", attempts: [attempt] });
+      $("payment-state").scrollIntoView({ block: "nearest" });
       this.reloadOrder();
     } catch (error) {
       const explain = START_ERRORS[error.code];

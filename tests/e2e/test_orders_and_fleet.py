@@ -1,0 +1,135 @@
+"""Orders, refunds, fleet management and location scoping in a real browser."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import ADMIN_CREDENTIAL, Server, Tills
+from tests.e2e.till_actions import paid_order, wait_for_order
+
+pytestmark = pytest.mark.e2e
+Screenshot = Callable[[Page, str], None]
+
+
+def test_partial_refund_from_the_orders_screen(
+    tills: Tills,
+    admin: httpx.Client,
+    demo_location: dict[str, Any],
+    demo_readers: list[dict[str, Any]],
+    screenshot: Screenshot,
+) -> None:
+    order = paid_order(admin, demo_location["id"], demo_readers[0]["id"], 4200)
+    page = tills.signed_in()
+    page.get_by_role("link", name="Orders").click()
+    page.wait_for_url("**/orders")
+    row = page.locator(f'tr[data-order-id="{order["id"]}"]')
+    expect(row).to_contain_text("Paid")
+    expect(row).to_contain_text("$42.00")
+    expect(row).to_contain_text("•••• 4242")
+    screenshot(page, "orders")
+
+    row.get_by_role("link").click()
+    page.wait_for_url(f"**/orders/{order['id']}")
+    expect(page.locator("#attempts-body")).to_contain_text(order["attempts"][0]["payment_intent"])
+    expect(page.locator("#history-body tr").first).to_be_visible()
+    page.get_by_label("Amount to refund").fill("12.50")
+    expect(page.locator("#refund-submit")).to_have_text("Refund $12.50")
+    page.locator("#refund-submit").click()
+    expect(page.locator("#order-status")).to_have_text("Partly refunded")
+    expect(page.locator("#order-facts")).to_contain_text("$12.50")
+    screenshot(page, "order-detail")
+
+    refunded = wait_for_order(admin, order["id"], {"partially_refunded"})
+    assert refunded["status"] == "partially_refunded"
+    assert refunded["amount_refunded"] == 1250
+
+
+def test_admin_registers_a_reader_that_appears_on_an_open_till(
+    tills: Tills, admin: httpx.Client, demo_location: dict[str, Any], screenshot: Screenshot
+) -> None:
+    till = tills.signed_in()
+    before = till.locator("#reader-list li").count()
+
+    fleet = tills.signed_in(ADMIN_CREDENTIAL)
+    fleet.get_by_role("link", name="Fleet").click()
+    fleet.wait_for_url("**/fleet")
+    fleet.get_by_label("Registration code").fill("simulated-wpe")
+    fleet.get_by_label("Label").fill("Patio reader")
+    fleet.get_by_label("Location").select_option(demo_location["id"])
+    fleet.get_by_role("button", name="Register reader").click()
+    expect(fleet.locator("#fleet-readers")).to_contain_text("Patio reader")
+    screenshot(fleet, "fleet")
+
+    # The till that was already open learns of it without a reload.
+    expect(till.locator("#reader-list")).to_contain_text("Patio reader")
+    expect(till.locator("#reader-list li")).to_have_count(before + 1)
+
+    # Tidy up so the other tests see the demo location as seeded.
+    readers = admin.get("/api/readers", params={"location": demo_location["id"]}).json()["data"]
+    patio = next(r for r in readers if r["label"] == "Patio reader")
+    admin.delete(f"/api/readers/{patio['id']}").raise_for_status()
+
+
+def test_a_location_credential_sees_only_its_own_readers(
+    tills: Tills,
+    server: Server,
+    admin: httpx.Client,
+    demo_location: dict[str, Any],
+    demo_readers: list[dict[str, Any]],
+) -> None:
+    other = (
+        admin.post(
+            "/api/locations",
+            json={
+                "display_name": "Harbour kiosk",
+                "address": {
+                    "line1": "1 Pier Road",
+                    "city": "Portland",
+                    "state": "ME",
+                    "postal_code": "04101",
+                    "country": "US",
+                },
+            },
+        )
+        .raise_for_status()
+        .json()
+    )
+    kiosk_reader = (
+        admin.post(
+            "/api/readers",
+            json={
+                "registration_code": "simulated-s700",
+                "label": "Kiosk S700",
+                "location": other["id"],
+            },
+        )
+        .raise_for_status()
+        .json()
+    )
+    operator = (
+        admin.post(
+            "/api/operators",
+            json={"name": "Kiosk till", "role": "operator", "locations": [other["id"]]},
+        )
+        .raise_for_status()
+        .json()
+    )
+
+    page = tills.signed_in(operator["credential"])
+    readers = page.locator("#reader-list")
+    expect(readers).to_contain_text("Kiosk S700")
+    for reader in demo_readers:
+        expect(page.locator(f'li[data-reader-id="{reader["id"]}"]')).to_have_count(0)
+    expect(page.locator("#nav-fleet")).to_be_hidden()
+
+    with server.api(operator["credential"]) as kiosk:
+        listed = kiosk.get("/api/readers", params={"location": demo_location["id"]})
+        assert listed.status_code == 403
+        assert listed.json()["code"] == "forbidden_location"
+        own = kiosk.get("/api/readers", params={"location": other["id"]}).json()["data"]
+        assert [r["id"] for r in own] == [kiosk_reader["id"]]
