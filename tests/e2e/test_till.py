@@ -187,9 +187,6 @@ def test_till_fits_a_phone_screen(
 
 def set_offline(server: Server, reader_id: str, offline: bool) -> None:
     """Switch a simulated reader off or on through the emulator's fault controls."""
-    response = httpx.post(
-        f"{server.emulator_url}/_emulator/readers/{reader_id}/offline",
-        json={"offline": offline},
-        timeout=10,
-    )
+    verb = "offline" if offline else "online"
+    response = httpx.post(f"{server.emulator_url}/_emulator/readers/{reader_id}/{verb}", timeout=10)
     response.raise_for_status()
