@@ -9,9 +9,19 @@ from fastapi import FastAPI
 
 from countertop import __version__
 from countertop.backend import webhooks
-from countertop.backend.api import events, locations, orders, payments, readers, session, system
+from countertop.backend.api import (
+    events,
+    locations,
+    ops,
+    orders,
+    payments,
+    readers,
+    session,
+    system,
+)
 from countertop.backend.errors import install_error_handlers
 from countertop.backend.live import create_hub
+from countertop.backend.logs import RequestContextMiddleware, configure_logging
 from countertop.backend.settings import Settings
 from countertop.backend.store.db import Database
 from countertop.pos import router as pos
@@ -41,8 +51,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    configure_logging(settings)
+    app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)
-    for module in (system, session, locations, readers, orders, payments, events, webhooks):
+    for module in (system, session, locations, readers, orders, payments, events, webhooks, ops):
         app.include_router(module.router)
     app.include_router(pos.router)
     return app

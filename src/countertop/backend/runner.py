@@ -15,4 +15,5 @@ def serve(host: str, port: int, env_overrides: dict[str, str] | None = None) -> 
     settings = Settings()
     if not settings.public_url:
         settings.public_url = f"http://{host}:{port}"
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    # log_config=None: uvicorn's records go through the app's redacting handler (logs.py).
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", log_config=None)
