@@ -81,6 +81,25 @@ def serve(
             embedded.stop()
 
 
+@app.command()
+def doctor(
+    timeout: Annotated[float, typer.Option(help="Seconds allowed for each network probe.")] = 3.0,
+    mode: Annotated[
+        str | None, typer.Option(help="Fail unless the key is of this mode: test or live.")
+    ] = None,
+) -> None:
+    """Check configuration, database, network to Stripe, webhooks, readers and the stripe library."""
+    import asyncio
+
+    from countertop.backend.doctor import diagnose, failed, render
+    from countertop.backend.settings import Settings
+
+    checks = asyncio.run(diagnose(Settings(), timeout=timeout, expected_mode=mode))
+    render(checks, Console())
+    if failed(checks):
+        raise typer.Exit(1)
+
+
 def main() -> None:
     app()
 
