@@ -188,6 +188,22 @@ async def test_seeding_is_idempotent_and_follows_the_environment(app: FastAPI) -
         assert me.json()["operator"]["locations"] == ["tml_Only"]
 
 
+async def test_instances_seeding_an_empty_database_at_once_create_one_admin(app: FastAPI) -> None:
+    db = app.state.db
+    async with db.session() as s:
+        for row in await store.list_operators(s):
+            await store.delete_operator(s, row.id)
+        await s.commit()
+    await asyncio.gather(*(auth.ensure_admin(db, ADMIN_CREDENTIAL) for _ in range(4)))
+    async with db.session() as s:
+        assert [(r.name, r.role) for r in await store.list_operators(s)] == [("Admin", "admin")]
+
+
+async def test_one_credential_cannot_seed_two_operators(app: FastAPI) -> None:
+    with pytest.raises(RuntimeError, match="already held"):
+        await auth.ensure_demo_operator(app.state.db, ADMIN_CREDENTIAL, ["tml_A"])
+
+
 async def test_credentials_are_stored_only_as_hashes(app: FastAPI) -> None:
     async with client(app) as http:
         created = await create(http, name="Kiosk", locations=["tml_A"])

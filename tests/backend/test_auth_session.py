@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
+from sqlalchemy import update
 
+from countertop.backend.store.operators import OperatorSessionRow
 from tests.backend.auth_support import (  # app_on_each_database: the `app` fixture
     ADMIN_CREDENTIAL,
     DEMO_LOCATIONS,
@@ -84,6 +87,21 @@ async def test_sign_out_ends_the_session_for_good(app: FastAPI) -> None:
         # The old cookie value, replayed, is refused: the session is gone on the server.
         http.cookies.set("countertop_session", stolen)
         assert (await http.get("/api/session")).status_code == 401
+
+
+async def test_an_expired_session_is_refused(app: FastAPI) -> None:
+    async with client(app) as http:
+        await sign_in(http, OPERATOR_CREDENTIAL)
+        async with app.state.db.session() as s:
+            await s.execute(
+                update(OperatorSessionRow).values(
+                    expires_at=datetime.now(UTC) - timedelta(seconds=1)
+                )
+            )
+            await s.commit()
+        response = await http.get("/api/session")
+    assert response.status_code == 401
+    assert response.json()["code"] == "unauthenticated"
 
 
 async def test_sign_out_without_a_session_still_clears_the_cookie(app: FastAPI) -> None:

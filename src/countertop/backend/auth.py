@@ -275,14 +275,16 @@ async def _ensure_seeded(
         raise ValueError(f"the {name} credential is empty")
     locations = [] if role == "admin" else location_ids
     for _ in range(2):  # a second pass when another instance seeded at the same moment
-        if await _update_seeded(db, seed, role, credential, locations):
-            return
         try:
+            if await _update_seeded(db, seed, role, credential, locations):
+                return
             await create_operator(db, name, role, locations, credential, seed=seed)
             return
         except IntegrityError:
             continue
-    raise RuntimeError(f"could not seed the {name} operator: is its credential used by another?")
+    raise RuntimeError(
+        f"could not seed {name!r}: is its credential already held by another operator?"
+    )
 
 
 async def _update_seeded(
