@@ -70,9 +70,16 @@ async def test_a_wrong_or_empty_credential_does_not_sign_in(app: FastAPI) -> Non
         wrong = await http.post("/api/session", json={"credential": "nope"})
         assert wrong.status_code == 401
         assert "set-cookie" not in wrong.headers
-        empty = await http.post("/api/session", json={"credential": ""})
-        assert empty.status_code == 400
-        assert empty.json()["code"] == "validation_error"
+        for body in ({"credential": ""}, {"credential": 12}, {}, {"credential": "x" * 513}):
+            refused = await http.post("/api/session", json=body)
+            assert refused.status_code == 400, body
+            assert refused.json()["code"] == "validation_error"
+        malformed = await http.post("/api/session", content=b"{not json")
+        assert malformed.status_code == 400
+        # A credential that fails validation is not echoed back.
+        long_one = OPERATOR_CREDENTIAL * 20
+        echoed = await http.post("/api/session", json={"credential": long_one})
+        assert echoed.status_code == 400 and long_one not in echoed.text
         assert (await http.get("/api/session")).status_code == 401
 
 
