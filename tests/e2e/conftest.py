@@ -21,6 +21,7 @@ from playwright.sync_api import (
     ConsoleMessage,
     Page,
     Playwright,
+    expect,
     sync_playwright,
 )
 
@@ -39,6 +40,8 @@ ADMIN_CREDENTIAL = "e2e-admin-credential-0123456789"
 OPERATOR_CREDENTIAL = "e2e-till-credential-0123456789"
 COUNTER = {"width": 1024, "height": 768}
 PHONE = {"width": 390, "height": 844}
+# Readers are re-read every few seconds besides the live stream; allow for one or two rounds.
+expect.set_options(timeout=15_000)
 
 
 def free_port() -> int:
@@ -62,6 +65,12 @@ class Server:
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     workdir = tmp_path_factory.mktemp("countertop")
+    running = os.environ.get("COUNTERTOP_E2E_URL")
+    if running:
+        # Point the tests at a server that is already running (same credentials, emulator mode).
+        emulator = os.environ.get("COUNTERTOP_E2E_EMULATOR_URL", running)
+        yield Server(url=running, emulator_url=emulator, log=workdir / "server.log")
+        return
     port, emulator_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("STRIPE_")}
     env.update(

@@ -60,7 +60,7 @@ def test_admin_registers_a_reader_that_appears_on_an_open_till(
     fleet.wait_for_url("**/fleet")
     fleet.get_by_label("Registration code").fill("simulated-wpe")
     fleet.get_by_label("Label").fill("Patio reader")
-    fleet.get_by_label("Location").select_option(demo_location["id"])
+    fleet.locator("#reg-location").select_option(demo_location["id"])
     fleet.get_by_role("button", name="Register reader").click()
     expect(fleet.locator("#fleet-readers")).to_contain_text("Patio reader")
     screenshot(fleet, "fleet")
