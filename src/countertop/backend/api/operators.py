@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field, StringConstraints, model_validator
 
 from countertop.backend import auth
+from countertop.backend.api.problem_docs import problem_responses
 from countertop.backend.auth import Principal, require_admin
 from countertop.backend.auth_credentials import new_credential
 from countertop.backend.errors import ApiError
@@ -52,7 +53,12 @@ class CreatedOperator(OperatorOut):
     credential: str = Field(description="Shown only in this response; store it now.")
 
 
-@router.get("/api/operators", response_model=OperatorList, summary="List operators (admin)")
+@router.get(
+    "/api/operators",
+    response_model=OperatorList,
+    summary="List operators (admin)",
+    responses=problem_responses(401, 403, 429),
+)
 async def list_operators(request: Request, _: Principal = Depends(require_admin)) -> OperatorList:
     async with request.app.state.db.session() as s:
         rows = await store.list_operators(s)
@@ -64,6 +70,7 @@ async def list_operators(request: Request, _: Principal = Depends(require_admin)
     response_model=CreatedOperator,
     status_code=201,
     summary="Create an operator (admin); the response carries its credential, once",
+    responses=problem_responses(400, 401, 403, 429),
 )
 async def create_operator(
     body: NewOperatorIn, request: Request, admin: Principal = Depends(require_admin)

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from countertop.backend import auth
 from countertop.backend.api import operators
 from countertop.backend.api.operators import OperatorOut
+from countertop.backend.api.problem_docs import problem_responses
 from countertop.backend.auth import Principal, current_principal
 from countertop.backend.auth_credentials import SESSION_COOKIE, SESSION_MAX_AGE_SECONDS
 from countertop.backend.errors import ApiError
@@ -45,7 +46,12 @@ def _clear_cookie(request: Request, response: Response) -> None:
     )
 
 
-@router.post("/api/session", response_model=SessionOut, summary="Sign in (browser session)")
+@router.post(
+    "/api/session",
+    response_model=SessionOut,
+    summary="Sign in (browser session)",
+    responses=problem_responses(400, 401, 429),
+)
 async def sign_in(body: SignIn, request: Request, response: Response) -> SessionOut:
     row = await auth.sign_in_with_credential(request, body.credential)
     session_id = secrets.token_urlsafe(32)
@@ -67,7 +73,12 @@ async def sign_in(body: SignIn, request: Request, response: Response) -> Session
     return SessionOut(operator=OperatorOut.of(principal), csrf_token=signer.csrf_token(session_id))
 
 
-@router.get("/api/session", response_model=SessionOut, summary="The signed-in operator")
+@router.get(
+    "/api/session",
+    response_model=SessionOut,
+    summary="The signed-in operator",
+    responses=problem_responses(401, 429),
+)
 async def get_session(
     request: Request, principal: Principal = Depends(current_principal)
 ) -> SessionOut:
@@ -77,7 +88,9 @@ async def get_session(
     return SessionOut(operator=OperatorOut.of(principal), csrf_token=token)
 
 
-@router.delete("/api/session", status_code=204, summary="Sign out")
+@router.delete(
+    "/api/session", status_code=204, summary="Sign out", responses=problem_responses(403, 429)
+)
 async def sign_out(request: Request) -> Response:
     """Ends the browser session. Answers 204 even when the session had already ended."""
     try:
