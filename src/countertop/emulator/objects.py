@@ -145,7 +145,6 @@ def method_details(
         "amount_authorized": None if decline else amount,
         "brand": card.brand,
         "brand_product": None,
-        "capture_before": capture_before,
         "cardholder_name": None,
         "country": card.country,
         "description": None,
@@ -168,6 +167,8 @@ def method_details(
         "reader": reader["id"] if reader else None,
         "receipt": receipt(card, decline),
     }
+    if capture_before is not None:
+        present["capture_before"] = capture_before
     return {"type": method_type, method_type: present}
 
 
@@ -256,6 +257,7 @@ def charge(
         },
         "review": None,
         "shipping": None,
+        "source": None,
         "source_transfer": None,
         "statement_descriptor": pi.get("statement_descriptor"),
         "statement_descriptor_suffix": pi.get("statement_descriptor_suffix"),

@@ -88,8 +88,8 @@ def capture(ctx: Ctx, pi: Obj, amount: int | None) -> Obj:
     charge["amount_refunded"] = charge["amount"] - amount
     charge["balance_transaction"] = new_id("txn_")
     details = charge["payment_method_details"].get(charge["payment_method_details"]["type"])
-    if isinstance(details, dict) and "capture_before" in details:
-        details["capture_before"] = None
+    if isinstance(details, dict):
+        details.pop("capture_before", None)
     ctx.account.changed("charges", charge)
     pi["status"] = "succeeded"
     pi["amount_capturable"] = 0
@@ -164,12 +164,12 @@ def refund(
         "charge": charge["id"],
         "created": ctx.now(),
         "currency": charge["currency"],
-        "description": None,
+        "customer": charge["customer"],
+        "customer_account": None,
         "destination_details": {"card": {"type": "reversal"}, "type": "card"},
-        "failure_balance_transaction": None,
-        "failure_reason": None,
         "metadata": metadata or {},
         "payment_intent": charge["payment_intent"],
+        "payment_method": charge["payment_method"],
         "reason": reason,
         "receipt_number": None,
         "source_transfer_reversal": None,

@@ -78,7 +78,8 @@ class EmulatorServer:
         self.host = host
         self.emulator = Emulator(state_file, list(webhook_urls), webhook_secret)
         self.secret_key = SECRET_KEY
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # IPPROTO_TCP lets asyncio set TCP_NODELAY on accepted connections (no 40 ms delayed ACKs).
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind((host, port))
         self.port: int = self._socket.getsockname()[1]
