@@ -57,7 +57,7 @@ _QUOTED = re.compile(
 _LINE_NAMES = "(?:set-)?cookie|(?:proxy-)?authorization|stripe[-_]signature"
 _BARE = re.compile(
     rf"""(?i)(?P<key>\b(?:{_LINE_NAMES})\s*[:=]\s*)(?=[^\s"'\[])[^\n"']*"""
-    rf"""|(?P<key2>\b(?:{_NAMES})\s*[:=]\s*)(?=[^\s"'\[])[^\s"',;}}&)\]]+"""
+    rf"""|(?P<key2>\b(?:{_NAMES})\]?\s*[:=]\s*)(?=[^\s"'\[])[^\s"',;}}&)\]]+"""
 )
 _DIGITS = re.compile(r"(?<![\w.+-])\d(?:[ -]?\d){13,18}(?![\w.])")
 

@@ -68,10 +68,10 @@ async def load_order(request: Request, order_id: str) -> dict[str, Any] | None:
 
 
 async def _order_or_404(request: Request, order_id: str, principal: Principal) -> dict[str, Any]:
+    """The order if it exists in the caller's scope; 404 otherwise, as for `GET /api/orders/{id}`."""
     order = await load_order(request, order_id)
-    if order is None:
-        raise ApiError(404, "not_found", "Not found", f"No order {order_id}.")
-    principal.check_location(order.get("location"))
+    if order is None or not principal.can_access(order.get("location")):
+        raise ApiError(404, "not_found", "Not found", f"No such order: {order_id}")
     return order
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from countertop.backend.metrics import REGISTRY
 
@@ -18,4 +19,5 @@ router = APIRouter(tags=["operations"])
 )
 async def prometheus_metrics() -> Response:
     """Payments by outcome, webhook events and lag, sweep actions, reader status, HTTP requests."""
-    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+    # The classic 0.0.4 text format: every Prometheus version (2.x and 3.x) scrapes it.
+    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_PLAIN_0_0_4)

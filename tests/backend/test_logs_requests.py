@@ -1,0 +1,97 @@
+"""Request ids: honoured or made up, echoed, and on every log line of the request."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from countertop.backend.logs import RequestContextMiddleware, bind, configure_logging, log_context
+from countertop.backend.settings import Settings
+from tests.backend.auth_support import client, started_app
+
+log = logging.getLogger("countertop.test.requests")
+
+
+def small_app() -> FastAPI:
+    app = FastAPI()
+    app.add_middleware(RequestContextMiddleware)
+
+    @app.get("/orders/{order_id}")
+    async def show(order_id: str) -> dict[str, str]:
+        bind(order_id=order_id, payment_intent="pi_123")
+        log.info("showing order")
+        return {"id": order_id}
+
+    return app
+
+
+@pytest.fixture
+def json_lines() -> Iterator[io.StringIO]:
+    stream = io.StringIO()
+    settings = Settings(_env_file=None, COUNTERTOP_LOG_FORMAT="json")  # type: ignore[call-arg]
+    handler = configure_logging(settings, stream)
+    yield stream
+    logging.getLogger().removeHandler(handler)
+
+
+def records(stream: io.StringIO) -> list[dict[str, object]]:
+    """The lines logged by the backend (not by the test's HTTP client)."""
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    return [line for line in lines if str(line["logger"]).startswith("countertop.")]
+
+
+async def get(app: FastAPI, path: str, headers: dict[str, str] | None = None) -> httpx.Response:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+        return await http.get(path, headers=headers)
+
+
+async def test_callers_request_id_is_echoed_and_logged(json_lines: io.StringIO) -> None:
+    response = await get(small_app(), "/orders/ord_7", {"X-Request-Id": "till-3.req-42"})
+    assert response.headers["x-request-id"] == "till-3.req-42"
+    app_line, access_line = records(json_lines)
+    assert app_line["message"] == "showing order"
+    assert app_line["request_id"] == "till-3.req-42"
+    assert app_line["order_id"] == "ord_7"
+    assert app_line["payment_intent"] == "pi_123"
+    assert access_line["logger"] == "countertop.access"
+    assert access_line["request_id"] == "till-3.req-42"
+    assert access_line["route"] == "/orders/{order_id}"
+    assert access_line["status"] == 200
+
+
+async def test_a_request_id_is_made_up_when_missing_or_unusable(json_lines: io.StringIO) -> None:
+    fresh = await get(small_app(), "/orders/ord_1")
+    hostile = await get(small_app(), "/orders/ord_1", {"X-Request-Id": "x\r\n injected: line"})
+    long = await get(small_app(), "/orders/ord_1", {"X-Request-Id": "a" * 500})
+    ids = [r.headers["x-request-id"] for r in (fresh, hostile, long)]
+    assert all(len(i) == 32 for i in ids)
+    assert len(set(ids)) == 3
+
+
+async def test_ids_bound_in_one_request_do_not_leak_into_the_next(
+    json_lines: io.StringIO,
+) -> None:
+    app = small_app()
+    await get(app, "/orders/ord_1")
+    with log_context(request_id="job-1"):
+        log.info("background work")
+    last = records(json_lines)[-1]
+    assert last == {**last, "request_id": "job-1"}
+    assert "order_id" not in last
+
+
+async def test_the_backend_echoes_request_ids(tmp_path: Path) -> None:
+    async with started_app("sqlite", tmp_path) as app, client(app) as http:
+        response = await http.get("/metrics", headers={"X-Request-Id": "probe-1"})
+        unknown = await http.get("/no/such/page")
+    assert response.headers["x-request-id"] == "probe-1"
+    assert unknown.status_code == 404
+    assert unknown.headers["x-request-id"]
