@@ -83,11 +83,11 @@ def logged(settings: Settings, emit: logging.Logger) -> str:
 
 @pytest.mark.parametrize("log_format", ["text", "json"])
 def test_log_output_never_carries_a_secret(log_format: str) -> None:
-    settings = Settings(  # type: ignore[call-arg, arg-type]
-        _env_file=None,
-        COUNTERTOP_LOG_FORMAT=log_format,
-        COUNTERTOP_SESSION_SECRET="my-own-session-secret-value",
-    )
+    values = {
+        "COUNTERTOP_LOG_FORMAT": log_format,
+        "COUNTERTOP_SESSION_SECRET": "my-own-session-secret-value",
+    }
+    settings = Settings(_env_file=None, **values)  # type: ignore[call-arg, arg-type]
     output = logged(settings, logging.getLogger("countertop.test.redaction"))
     assert "webhook refused" in output and "ValueError" in output
     for secret in [*SECRETS, "my-own-session-secret-value"]:
