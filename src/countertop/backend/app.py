@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -22,12 +22,17 @@ from countertop.backend.api import (
 from countertop.backend.errors import install_error_handlers
 from countertop.backend.live import create_hub
 from countertop.backend.logs import RequestContextMiddleware, configure_logging
+from countertop.backend.services import runtime
+from countertop.backend.services.seed import Demo
 from countertop.backend.settings import Settings
 from countertop.backend.store.db import Database
 from countertop.pos import router as pos
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, on_ready: Callable[[Demo | None], None] | None = None
+) -> FastAPI:
+    """The app; `on_ready` is called once started (with the demo store in emulator mode)."""
     settings = settings or Settings()
 
     @asynccontextmanager
@@ -38,9 +43,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         hub = create_hub(settings.database_url)
         await hub.start()
         app.state.hub = hub
+        payments = await runtime.start(app.state, db, settings)
+        if on_ready is not None:
+            on_ready(payments.demo)
         try:
             yield
         finally:
+            await runtime.stop(payments)
             await hub.close()
             await db.dispose()
 

@@ -1,5 +1,54 @@
-"""payments routes (see docs/api.md)."""
+"""Payments routes: start, retry, cancel and capture (see docs/api.md)."""
 
-from fastapi import APIRouter
+from __future__ import annotations
 
-router = APIRouter()
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+
+from countertop.backend.api.deps import services, visible_order
+from countertop.backend.api.schemas import PaymentIn, RetryIn
+from countertop.backend.auth import Principal, current_principal
+from countertop.backend.services import capture, payments
+from countertop.backend.services.context import Services
+
+router = APIRouter(prefix="/api/orders/{order_id}", tags=["payments"])
+Caller = Annotated[Principal, Depends(current_principal)]
+Svc = Annotated[Services, Depends(services)]
+
+
+@router.post("/payments", status_code=201, summary="Take the order's payment on a reader")
+async def start_payment(
+    order_id: str, body: PaymentIn, principal: Caller, svc: Svc
+) -> dict[str, Any]:
+    order = await visible_order(svc, principal, order_id)
+    return await payments.start_payment(svc, order, body.reader, principal)
+
+
+@router.post(
+    "/payments/{attempt_id}/retry", summary="Retry after a decline, on the same PaymentIntent"
+)
+async def retry_payment(
+    order_id: str,
+    attempt_id: str,
+    principal: Caller,
+    svc: Svc,
+    body: RetryIn | None = None,
+) -> dict[str, Any]:
+    order = await visible_order(svc, principal, order_id)
+    reader = body.reader if body else None
+    return await payments.retry_payment(svc, order, attempt_id, reader, principal)
+
+
+@router.post("/payments/{attempt_id}/cancel", summary="Cancel the reader action and PaymentIntent")
+async def cancel_payment(
+    order_id: str, attempt_id: str, principal: Caller, svc: Svc
+) -> dict[str, Any]:
+    order = await visible_order(svc, principal, order_id)
+    return await payments.cancel_payment(svc, order, attempt_id)
+
+
+@router.post("/capture", summary="Capture the authorized payment now")
+async def capture_order(order_id: str, principal: Caller, svc: Svc) -> dict[str, Any]:
+    order = await visible_order(svc, principal, order_id)
+    return await capture.capture_order(svc, order)

@@ -1,0 +1,1 @@
+"""Background work of the backend: the outbox (capture retries) and the sweep."""

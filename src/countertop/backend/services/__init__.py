@@ -1,0 +1,1 @@
+"""Use cases of the backend: orders, payments, readers, locations, capture, sweeps."""

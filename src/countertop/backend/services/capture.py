@@ -1,0 +1,121 @@
+"""Capturing authorized payments: at once after authorization, on request, and retried durably.
+
+A capture job is an outbox row committed with the authorization itself. A failed capture records
+the error on the attempt (the order stays `authorized`, never `paid`) and reschedules the job with
+backoff; each try uses a fresh idempotency key because Stripe replays a saved failure for a key.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import delete, select, update
+
+from countertop.backend.errors import ApiError
+from countertop.backend.services.attempts import active_attempt, stripe_unavailable
+from countertop.backend.services.context import Services
+from countertop.backend.services.orders import get_order_view
+from countertop.backend.services.records import CAPTURE, Applied, apply
+from countertop.backend.services.sync import attempt_row, sync_attempt
+from countertop.backend.store.payments import OrderRow, OutboxRow
+from countertop.backend.stripe_gateway import StripeFailure
+from countertop.domain.attempts import AttemptStatus, CaptureFailed, CheckCapture, PaymentError
+from countertop.domain.errors import IllegalTransition
+from countertop.domain.observations import from_payment_intent
+
+log = logging.getLogger("countertop.capture")
+LEASE = timedelta(seconds=60)
+
+
+async def capture_attempt(svc: Services, attempt_id: str, cause: str) -> Applied | None:
+    """Capture one authorized attempt; on failure record it and schedule the next try."""
+    row = await attempt_row(svc, attempt_id)
+    if row is None or row.status != AttemptStatus.AUTHORIZED or row.payment_intent_id is None:
+        return None
+    key = f"{attempt_id}:capture:{row.capture_failures}"
+    try:
+        intent = await svc.gateway.capture_payment_intent(
+            row.payment_intent_id, idempotency_key=key
+        )
+    except StripeFailure as failure:
+        log.warning("capture of %s failed: %s", row.payment_intent_id, failure)
+        if not failure.network:
+            # Perhaps captured already, or canceled or expired: Stripe's state decides.
+            synced = await sync_attempt(svc, attempt_id, cause, check_reader=False)
+            if synced is not None and synced.attempt.status is not AttemptStatus.AUTHORIZED:
+                return synced
+        error = PaymentError(failure.code, failure.message, failure.decline_code)
+        return await apply(svc, attempt_id, [CaptureFailed(error)], cause)
+    return await apply(svc, attempt_id, from_payment_intent(intent, row.amount), cause)
+
+
+async def capture_order(svc: Services, order: OrderRow) -> dict[str, Any]:
+    """`POST /api/orders/{id}/capture`: capture the authorized attempt now."""
+    row = await active_attempt(svc, order.id)
+    if row is None or row.status != AttemptStatus.AUTHORIZED:
+        if order.status in ("paid", "partially_refunded", "refunded"):
+            view = await get_order_view(svc.db, order.id)
+            assert view is not None
+            return view  # captured already: asking again is harmless
+        raise ApiError(
+            409, "invalid_state", "Nothing to capture", f"Order {order.id} is {order.status}."
+        )
+    try:
+        await apply(svc, row.id, [CheckCapture()], "api:capture")
+    except IllegalTransition as illegal:
+        raise ApiError(409, "invalid_state", "Nothing to capture", str(illegal)) from None
+    applied = await capture_attempt(svc, row.id, "api:capture")
+    if applied is not None and applied.attempt.status is AttemptStatus.AUTHORIZED:
+        error = applied.attempt.capture_error
+        raise stripe_unavailable(
+            StripeFailure(error.code if error else "api_error", error.message if error else "")
+        )
+    view = await get_order_view(svc.db, order.id)
+    assert view is not None
+    return view
+
+
+async def run_due_captures(svc: Services, limit: int = 50) -> int:
+    """Try every capture job that is due; returns how many were tried."""
+    now = svc.clock()
+    async with svc.db.session() as s:
+        jobs = list(
+            (
+                await s.execute(
+                    select(OutboxRow.id, OutboxRow.attempt_id)
+                    .where(OutboxRow.kind == CAPTURE, OutboxRow.due_at <= now)
+                    .order_by(OutboxRow.due_at)
+                    .limit(limit)
+                )
+            ).all()
+        )
+    tried = 0
+    for job_id, attempt_id in jobs:
+        if not await _claim(svc, job_id, now):
+            continue  # another worker (or instance) took it
+        tried += 1
+        try:
+            applied = await capture_attempt(svc, attempt_id, "outbox:capture")
+        except Exception:  # the lease runs out and the job is tried again
+            log.exception("capture job for %s crashed", attempt_id)
+            continue
+        if applied is None:
+            await _drop(svc, job_id)  # nothing left to capture
+    return tried
+
+
+async def _claim(svc: Services, job_id: int, now: Any) -> bool:
+    async with svc.db.session() as s, s.begin():
+        result = await s.execute(
+            update(OutboxRow)
+            .where(OutboxRow.id == job_id, OutboxRow.due_at <= now)
+            .values(due_at=now + LEASE)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def _drop(svc: Services, job_id: int) -> None:
+    async with svc.db.session() as s, s.begin():
+        await s.execute(delete(OutboxRow).where(OutboxRow.id == job_id))

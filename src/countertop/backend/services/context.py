@@ -1,0 +1,58 @@
+"""What every service needs: the database, the Stripe gateway, settings, a clock, the live hub."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from countertop.backend.settings import Settings
+from countertop.backend.store.db import Database
+from countertop.backend.stripe_gateway import StripeGateway
+
+log = logging.getLogger("countertop.services")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_urlsafe(12).replace('-', 'x').replace('_', 'y')}"
+
+
+@dataclass
+class Services:
+    db: Database
+    gateway: StripeGateway
+    settings: Settings
+    clock: Callable[[], datetime] = utcnow
+    # The app's state object; its `hub` (live status) may be set later or not at all.
+    app_state: Any = None
+    # Set when durable work was committed, so the worker looks at the outbox at once.
+    work_ready: asyncio.Event = field(default_factory=asyncio.Event)
+    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    @property
+    def hub(self) -> Any:
+        return getattr(self.app_state, "hub", None) if self.app_state is not None else None
+
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run a best-effort notification in the background (never durable work)."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("background notification failed: %s", task.exception())
+
+    async def drain(self) -> None:
+        """Wait for pending notifications (used on shutdown and by tests)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)

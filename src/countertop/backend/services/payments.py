@@ -1,0 +1,320 @@
+"""Taking an order's payment to a reader: start, retry on the same PaymentIntent, cancel.
+
+Idempotency keys come from the attempt (`att_..:create`, `att_..:process:<n>`, ...), so a request
+repeated after a lost answer is the same request to Stripe and never a second PaymentIntent.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from countertop.backend.errors import ApiError
+from countertop.backend.services.attempts import (
+    active_attempt,
+    attempt_of_order,
+    attempt_view,
+    new_attempt,
+    not_found,
+    stripe_unavailable,
+)
+from countertop.backend.services.context import Services
+from countertop.backend.services.orders import line_items
+from countertop.backend.services.records import ReaderBusy, apply, reader_holder
+from countertop.backend.services.sync import attempt_row, sync_attempt
+from countertop.backend.store.payments import AttemptRow, OrderRow
+from countertop.backend.stripe_gateway import StripeFailure
+from countertop.domain.attempts import (
+    RETRYABLE,
+    AttachPaymentIntent,
+    AttemptStatus,
+    Canceled,
+    CheckCancel,
+    Failed,
+    HandToReader,
+    PaymentError,
+)
+from countertop.domain.errors import IllegalTransition
+from countertop.domain.observations import reader_action_for
+from countertop.domain.orders import OrderStatus, is_payable
+
+log = logging.getLogger("countertop.payments")
+Json = dict[str, Any]
+
+
+def reader_busy(reader_id: str, order_id: str | None) -> ApiError:
+    holder = f" with order {order_id}" if order_id else " with another payment"
+    return ApiError(
+        409, "reader_busy", "Reader busy", f"Reader {reader_id} is busy{holder}.", order_id=order_id
+    )
+
+
+def reader_offline(reader_id: str) -> ApiError:
+    return ApiError(
+        409,
+        "reader_offline",
+        "Reader offline",
+        f"Reader {reader_id} is offline. Check its power and network, then try again.",
+    )
+
+
+def location_of(reader: Json) -> str | None:
+    location = reader.get("location")
+    return location.get("id") if isinstance(location, dict) else location
+
+
+async def usable_reader(svc: Services, reader_id: str, order: OrderRow, who: Any) -> Json:
+    """The reader, if the caller may use it for this order and it is online and not held."""
+    try:
+        reader = await svc.gateway.retrieve_reader(reader_id)
+    except StripeFailure as failure:
+        if failure.http_status == 404:
+            raise not_found("reader", reader_id) from None
+        raise stripe_unavailable(failure) from None
+    if reader.get("deleted") or not who.can_access(location_of(reader)):
+        raise not_found("reader", reader_id)
+    if location_of(reader) != order.location_id:
+        raise ApiError(
+            409,
+            "invalid_state",
+            "Reader at another location",
+            f"Reader {reader_id} is not at the order's location {order.location_id}.",
+        )
+    if reader.get("status") == "offline":
+        raise reader_offline(reader_id)
+    return reader
+
+
+async def _check_not_held(svc: Services, reader_id: str, order_id: str) -> None:
+    hold = await reader_holder(svc, reader_id)
+    if hold is not None and hold.order_id != order_id:
+        raise reader_busy(reader_id, hold.order_id)
+
+
+async def start_payment(svc: Services, order: OrderRow, reader_id: str, who: Any) -> Json:
+    """Create (or resume) the order's attempt and hand its PaymentIntent to the reader."""
+    cause = f"api:start_payment on {reader_id}"
+    await usable_reader(svc, reader_id, order, who)
+    await _check_not_held(svc, reader_id, order.id)
+    row = await active_attempt(svc, order.id)
+    if row is None:
+        if not is_payable(OrderStatus(order.status)):
+            raise ApiError(
+                409,
+                "order_not_payable",
+                "Order not payable",
+                f"Order {order.id} is {order.status}.",
+            )
+        row = await new_attempt(svc, order, cause)
+    if row.status == AttemptStatus.ON_READER:
+        raise ApiError(
+            409,
+            "payment_in_progress",
+            "Payment in progress",
+            f"Order {order.id} is already on reader {row.reader_id}.",
+        )
+    if row.status == AttemptStatus.AUTHORIZED:
+        raise ApiError(
+            409, "order_not_payable", "Order not payable", f"Order {order.id} is authorized."
+        )
+    if row.payment_intent_id is None:
+        await _create_payment_intent(svc, row, order, cause)
+    return await _send(svc, row.id, reader_id, order, cause)
+
+
+async def retry_payment(
+    svc: Services, order: OrderRow, attempt_id: str, reader_id: str | None, who: Any
+) -> Json:
+    """Hand the same PaymentIntent to a reader again after a decline or failure."""
+    row = await attempt_of_order(svc, order.id, attempt_id)
+    if AttemptStatus(row.status) not in RETRYABLE:
+        raise ApiError(
+            409,
+            "invalid_state",
+            "Cannot retry",
+            f"Attempt {attempt_id} is {row.status}; only a declined or failed attempt is retried.",
+        )
+    target = reader_id or row.reader_id
+    if target is None:
+        raise ApiError(400, "validation_error", "Reader needed", "Name the reader to retry on.")
+    await usable_reader(svc, target, order, who)
+    await _check_not_held(svc, target, order.id)
+    return await _send(svc, row.id, target, order, f"api:retry_payment on {target}")
+
+
+async def _create_payment_intent(
+    svc: Services, row: AttemptRow, order: OrderRow, cause: str
+) -> None:
+    try:
+        intent = await svc.gateway.create_payment_intent(
+            amount=row.amount,
+            currency=row.currency,
+            capture_method=svc.settings.capture_method,
+            metadata={"order_id": order.id, "attempt_id": row.id, "location": order.location_id},
+            description=f"Order {order.id}",
+            idempotency_key=f"{row.id}:create",
+        )
+    except StripeFailure as failure:
+        if failure.network:
+            raise stripe_unavailable(failure) from None
+        raise ApiError(
+            409, "order_not_payable", "Stripe refused the payment", failure.message
+        ) from None
+    await apply(svc, row.id, [AttachPaymentIntent(intent["id"])], cause)
+
+
+async def _cart(svc: Services, order: OrderRow) -> Json:
+    async with svc.db.session() as s:
+        items = await line_items(s, order.id)
+        lines = [
+            {
+                "description": i.description,
+                "quantity": i.quantity,
+                "amount": i.unit_amount * i.quantity,
+            }
+            for i in items
+        ]
+    return {
+        "currency": order.currency,
+        "line_items": lines,
+        "tax": order.tax,
+        "total": order.subtotal + order.tax,
+    }
+
+
+async def _send(
+    svc: Services, attempt_id: str, reader_id: str, order: OrderRow, cause: str
+) -> Json:
+    try:
+        applied = await apply(svc, attempt_id, [HandToReader(reader_id)], cause)
+    except ReaderBusy as busy:
+        raise reader_busy(reader_id, busy.order_id) from None
+    except IllegalTransition as illegal:
+        raise ApiError(409, "payment_in_progress", "Payment in progress", str(illegal)) from None
+    assert applied is not None
+    state = applied.attempt
+    assert state.payment_intent is not None
+    try:
+        await svc.gateway.set_reader_display(
+            reader_id,
+            cart=await _cart(svc, order),
+            idempotency_key=f"{attempt_id}:display:{state.process_count}",
+        )
+    except StripeFailure as failure:  # showing the cart is a courtesy; the payment decides
+        log.info("cart not shown on %s: %s", reader_id, failure)
+    try:
+        await svc.gateway.process_payment_intent(
+            reader_id,
+            payment_intent=state.payment_intent,
+            idempotency_key=f"{attempt_id}:process:{state.process_count}",
+        )
+    except StripeFailure as failure:
+        await _send_failed(svc, attempt_id, reader_id, state.payment_intent, failure, cause)
+    return await attempt_view(svc, attempt_id)
+
+
+async def _landed(svc: Services, reader_id: str, payment_intent: str) -> bool:
+    """Did the reader get the command after all? (`terminal_reader_timeout` can be a false negative.)"""
+    try:
+        reader = await svc.gateway.retrieve_reader(reader_id)
+    except StripeFailure:
+        return False
+    return reader_action_for(reader, payment_intent) is not None
+
+
+async def _send_failed(
+    svc: Services,
+    attempt_id: str,
+    reader_id: str,
+    payment_intent: str,
+    failure: StripeFailure,
+    cause: str,
+) -> None:
+    error = PaymentError(failure.code, failure.message, failure.decline_code)
+    if failure.code == "terminal_reader_offline":
+        await _cancel_intent(svc, attempt_id, payment_intent, [Failed(error)], cause)
+        raise reader_offline(reader_id)
+    if failure.network or failure.code in ("terminal_reader_timeout", "intent_invalid_state"):
+        if await _landed(svc, reader_id, payment_intent):
+            return  # the reader has it: the webhook (or the sweep) reports the outcome
+        try:
+            synced = await sync_attempt(svc, attempt_id, cause, check_reader=False)
+        except StripeFailure:
+            synced = None
+        if synced is not None and synced.attempt.status is not AttemptStatus.ON_READER:
+            return  # Stripe already knows the outcome (authorized, captured or canceled)
+    await apply(svc, attempt_id, [Failed(error)], cause)
+    if failure.code == "terminal_reader_busy":
+        raise reader_busy(reader_id, None)
+    if failure.network:
+        raise stripe_unavailable(failure)
+    raise ApiError(409, "invalid_state", "The reader refused the payment", failure.message)
+
+
+async def _cancel_intent(
+    svc: Services, attempt_id: str, payment_intent: str, before: list[Any], cause: str
+) -> None:
+    """Cancel the PaymentIntent so none is left uncanceled, then record the attempt canceled."""
+    try:
+        await svc.gateway.cancel_payment_intent(
+            payment_intent, idempotency_key=f"{attempt_id}:cancel"
+        )
+    except StripeFailure as failure:
+        synced = await sync_attempt(svc, attempt_id, cause, check_reader=False)
+        if synced is not None and synced.attempt.status is not AttemptStatus.CANCELED:
+            if failure.network:
+                raise stripe_unavailable(failure) from None
+            raise ApiError(
+                409,
+                "invalid_state",
+                "Cannot cancel",
+                f"Stripe says the payment is {synced.attempt.status}: {failure.message}",
+            ) from None
+        return
+    await apply(svc, attempt_id, [*before, Canceled()], cause)
+
+
+async def cancel_payment(svc: Services, order: OrderRow, attempt_id: str) -> Json:
+    """Cancel the reader action and the PaymentIntent (before capture only)."""
+    row = await attempt_of_order(svc, order.id, attempt_id)
+    cause = "operator:cancel_payment"
+    try:
+        await apply(svc, attempt_id, [CheckCancel()], cause)
+    except IllegalTransition:
+        raise ApiError(
+            409, "invalid_state", "Cannot cancel", f"Attempt {attempt_id} is {row.status}."
+        ) from None
+    if row.status == AttemptStatus.ON_READER and row.reader_id:
+        await cancel_reader_action(svc, row.reader_id)
+    if row.payment_intent_id is None:
+        await apply(svc, attempt_id, [Canceled()], cause)
+    else:
+        await _cancel_intent(svc, attempt_id, row.payment_intent_id, [], cause)
+    return await attempt_view(svc, attempt_id)
+
+
+async def cancel_reader_action(svc: Services, reader_id: str) -> None:
+    """Ask the reader to drop its action; a reader with nothing to cancel is fine."""
+    try:
+        await svc.gateway.cancel_action(reader_id)
+    except StripeFailure as failure:
+        if failure.network:
+            raise stripe_unavailable(failure) from None
+        log.info("cancel_action on %s: %s", reader_id, failure)
+
+
+async def release_stuck(svc: Services, attempt_id: str, cause: str) -> None:
+    """Resolve an attempt whose reader was cleared: Stripe's word, else canceled."""
+    synced = await sync_attempt(svc, attempt_id, cause, check_reader=False)
+    row = await attempt_row(svc, attempt_id)
+    if row is None or (synced is not None and synced.attempt.status is AttemptStatus.CANCELED):
+        return
+    if row.status in (AttemptStatus.AUTHORIZED, AttemptStatus.CAPTURED):
+        return
+    if row.payment_intent_id:
+        await _cancel_intent(svc, attempt_id, row.payment_intent_id, [], cause)
+    else:
+        await apply(svc, attempt_id, [Canceled()], cause)
+
+
+__all__ = ["cancel_payment", "release_stuck", "retry_payment", "start_payment", "usable_reader"]

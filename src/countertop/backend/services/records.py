@@ -1,0 +1,339 @@
+"""The unit of work for attempts: a domain transition and everything it implies, in one commit.
+
+`apply` loads an attempt, runs the pure state machine, and writes in one database transaction:
+the attempt (checked against its version, so concurrent writers never lose an update), the
+transition history with its cause, the effects (reader hold, capture job in the outbox), the
+order's derived status, and, for a webhook, the mark that its event has been applied. Only then
+are live clients told.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from countertop.backend.services.context import Services
+from countertop.backend.store.payments import (
+    AttemptRow,
+    OrderRow,
+    OutboxRow,
+    ReaderHoldRow,
+    TransitionRow,
+    WebhookEventRow,
+)
+from countertop.domain.attempts import (
+    ACTIVE,
+    SETTLED,
+    Attempt,
+    AttemptStatus,
+    Card,
+    DropCapture,
+    Effect,
+    Event,
+    HoldReader,
+    PaymentError,
+    ReleaseReader,
+    ScheduleCapture,
+    event_name,
+    transition,
+)
+from countertop.domain.orders import order_status, order_total
+
+log = logging.getLogger("countertop.payments")
+CAPTURE = "capture"
+MAX_TRIES = 8
+
+
+class ReaderBusy(Exception):
+    def __init__(self, reader_id: str, order_id: str | None) -> None:
+        super().__init__(f"reader {reader_id} is busy with order {order_id}")
+        self.reader_id = reader_id
+        self.order_id = order_id
+
+
+class StaleWrite(Exception):
+    """Another writer changed the attempt first; load it again and re-apply."""
+
+
+@dataclass(frozen=True)
+class Applied:
+    attempt: Attempt
+    changed: bool
+    location_id: str
+
+
+def error_to_json(error: PaymentError | None) -> dict[str, str | None] | None:
+    if error is None:
+        return None
+    return {"code": error.code, "message": error.message, "decline_code": error.decline_code}
+
+
+def error_from_json(data: dict[str, Any] | None) -> PaymentError | None:
+    if not data:
+        return None
+    return PaymentError(str(data["code"]), str(data["message"]), data.get("decline_code"))
+
+
+def to_domain(row: AttemptRow) -> Attempt:
+    card = Card(row.card_brand, row.card_last4) if row.card_brand or row.card_last4 else None
+    return Attempt(
+        id=row.id,
+        order_id=row.order_id,
+        amount=row.amount,
+        currency=row.currency,
+        auto_capture=row.auto_capture,
+        status=AttemptStatus(row.status),
+        reader=row.reader_id,
+        payment_intent=row.payment_intent_id,
+        tip=row.tip,
+        amount_captured=row.amount_captured,
+        amount_refunded=row.amount_refunded,
+        process_count=row.process_count,
+        capture_failures=row.capture_failures,
+        last_error=error_from_json(row.last_error),
+        capture_error=error_from_json(row.capture_error),
+        card=card,
+        sent_at=row.sent_at,
+    )
+
+
+def row_values(state: Attempt) -> dict[str, Any]:
+    return {
+        "status": state.status.value,
+        "active_order_id": state.order_id if state.status in ACTIVE else None,
+        "reader_id": state.reader,
+        "payment_intent_id": state.payment_intent,
+        "tip": state.tip,
+        "amount_captured": state.amount_captured,
+        "amount_refunded": state.amount_refunded,
+        "process_count": state.process_count,
+        "capture_failures": state.capture_failures,
+        "last_error": error_to_json(state.last_error),
+        "capture_error": error_to_json(state.capture_error),
+        "card_brand": state.card.brand if state.card else None,
+        "card_last4": state.card.last4 if state.card else None,
+        "sent_at": state.sent_at,
+    }
+
+
+async def mark_event_applied(s: AsyncSession, event_id: str, now: datetime) -> bool:
+    """Claim the application of a webhook event; False when it was applied already."""
+    result = await s.execute(
+        update(WebhookEventRow)
+        .where(WebhookEventRow.id == event_id, WebhookEventRow.processed_at.is_(None))
+        .values(processed_at=now)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def reader_holder(svc: Services, reader_id: str) -> ReaderHoldRow | None:
+    async with svc.db.session() as s:
+        return await s.get(ReaderHoldRow, reader_id)
+
+
+async def apply(
+    svc: Services,
+    attempt_id: str,
+    events: Sequence[Event],
+    cause: str,
+    *,
+    event_id: str | None = None,
+) -> Applied | None:
+    """Apply events to an attempt and commit them with their effects; None if no such attempt."""
+    for _ in range(MAX_TRIES):
+        now = svc.clock()
+        try:
+            async with svc.db.session() as s, s.begin():
+                result = await _apply_once(s, attempt_id, events, cause, event_id, now)
+        except StaleWrite:
+            continue
+        except _HoldTaken as taken:
+            holder = await reader_holder(svc, taken.reader_id)
+            raise ReaderBusy(taken.reader_id, holder.order_id if holder else None) from None
+        if result is None:
+            return None
+        applied, effects = result
+        if applied.changed:
+            await after_commit(svc, applied, effects)
+        return applied
+    raise RuntimeError(f"attempt {attempt_id} kept changing under us")
+
+
+class _HoldTaken(Exception):
+    def __init__(self, reader_id: str) -> None:
+        self.reader_id = reader_id
+
+
+async def _apply_once(
+    s: AsyncSession,
+    attempt_id: str,
+    events: Sequence[Event],
+    cause: str,
+    event_id: str | None,
+    now: datetime,
+) -> tuple[Applied, list[Effect]] | None:
+    row = await s.get(AttemptRow, attempt_id)
+    if row is None:
+        return None
+    original = state = to_domain(row)
+    if event_id is not None and not await mark_event_applied(s, event_id, now):
+        return Applied(state, False, row.location_id), []
+    effects: list[Effect] = []
+    history: list[tuple[AttemptStatus, AttemptStatus, str]] = []
+    for event in events:
+        new, produced = transition(state, event, now)
+        if new != state:
+            history.append((state.status, new.status, event_name(event)))
+        effects.extend(produced)
+        state = new
+    if state == original:
+        return Applied(state, False, row.location_id), []
+    written = await s.execute(
+        update(AttemptRow)
+        .where(AttemptRow.id == attempt_id, AttemptRow.version == row.version)
+        .values(**row_values(state), version=row.version + 1, updated_at=now)
+    )
+    if written.rowcount != 1:  # type: ignore[attr-defined]
+        raise StaleWrite
+    await _carry_out(s, state, effects, now)
+    for before, after, name in history:
+        s.add(
+            TransitionRow(
+                order_id=state.order_id,
+                entity=f"attempt:{state.id}",
+                from_status=before.value,
+                to_status=after.value,
+                event=name,
+                cause=cause[:255],
+                at=now,
+            )
+        )
+    await refresh_order(s, state.order_id, history[-1][2] if history else "update", cause, now)
+    return Applied(state, True, row.location_id), effects
+
+
+async def _carry_out(s: AsyncSession, state: Attempt, effects: list[Effect], now: datetime) -> None:
+    for effect in effects:
+        match effect:
+            case HoldReader(reader=reader):
+                s.add(
+                    ReaderHoldRow(
+                        reader_id=reader,
+                        attempt_id=state.id,
+                        order_id=state.order_id,
+                        created_at=now,
+                    )
+                )
+                try:
+                    await s.flush()
+                except IntegrityError:
+                    raise _HoldTaken(reader) from None
+            case ReleaseReader(reader=reader):
+                await s.execute(
+                    delete(ReaderHoldRow).where(
+                        ReaderHoldRow.reader_id == reader, ReaderHoldRow.attempt_id == state.id
+                    )
+                )
+            case ScheduleCapture(at=at):
+                await _schedule_capture(s, state, at, now)
+            case DropCapture():
+                await s.execute(
+                    delete(OutboxRow).where(
+                        OutboxRow.kind == CAPTURE, OutboxRow.attempt_id == state.id
+                    )
+                )
+
+
+async def _schedule_capture(s: AsyncSession, state: Attempt, at: datetime, now: datetime) -> None:
+    error = state.capture_error.message if state.capture_error else None
+    job = (
+        await s.execute(
+            select(OutboxRow).where(OutboxRow.kind == CAPTURE, OutboxRow.attempt_id == state.id)
+        )
+    ).scalar_one_or_none()
+    if job is None:
+        s.add(
+            OutboxRow(
+                kind=CAPTURE,
+                attempt_id=state.id,
+                due_at=at,
+                tries=0,
+                last_error=None,
+                created_at=now,
+            )
+        )
+    else:
+        job.due_at = at
+        job.tries = state.capture_failures
+        job.last_error = error
+    await s.flush()
+
+
+async def refresh_order(
+    s: AsyncSession, order_id: str, event: str, cause: str, now: datetime
+) -> None:
+    """Derive the order's status, tip, totals and card from its attempts (fresh from the database)."""
+    order = await s.get(OrderRow, order_id, with_for_update=True)
+    if order is None:
+        return
+    rows = (
+        await s.execute(
+            select(
+                AttemptRow.status,
+                AttemptRow.tip,
+                AttemptRow.amount_captured,
+                AttemptRow.amount_refunded,
+                AttemptRow.card_brand,
+                AttemptRow.card_last4,
+            ).where(AttemptRow.order_id == order_id)
+        )
+    ).all()
+    statuses = [AttemptStatus(r.status) for r in rows]
+    status = order_status(statuses)
+    paid = [r for r in rows if r.status in SETTLED] or [
+        r for r in rows if r.status == AttemptStatus.AUTHORIZED
+    ]
+    winner = paid[0] if paid else None
+    tip = winner.tip if winner else 0
+    if order.status != status.value:
+        s.add(
+            TransitionRow(
+                order_id=order_id,
+                entity="order",
+                from_status=order.status,
+                to_status=status.value,
+                event=event,
+                cause=cause[:255],
+                at=now,
+            )
+        )
+    order.status = status.value
+    order.tip = tip
+    order.total = order_total(order.subtotal + order.tax, tip)
+    order.amount_captured = winner.amount_captured if winner else 0
+    order.amount_refunded = winner.amount_refunded if winner else 0
+    order.card_brand = winner.card_brand if winner else None
+    order.card_last4 = winner.card_last4 if winner else None
+    order.updated_at = now
+
+
+async def after_commit(svc: Services, applied: Applied, effects: Sequence[Effect]) -> None:
+    """Wake the worker for new durable work and tell live clients (best effort, after commit)."""
+    if any(isinstance(e, ScheduleCapture) for e in effects):
+        svc.work_ready.set()
+    if svc.hub is None:
+        return
+    from countertop.backend.services.orders import publish_order_view
+    from countertop.backend.services.readers import publish_reader_status
+
+    await publish_order_view(svc, applied.attempt.order_id)
+    for effect in effects:
+        if isinstance(effect, HoldReader | ReleaseReader):
+            svc.spawn(publish_reader_status(svc, effect.reader))

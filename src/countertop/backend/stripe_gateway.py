@@ -1,0 +1,394 @@
+"""The one module that talks to Stripe, through the official `stripe` library's async client.
+
+Everything else in the backend sees plain dicts (Stripe's JSON) and `StripeFailure`. Pointed at the
+emulator, only the base address differs; the library cannot tell and neither can the backend.
+Every method takes an optional `stripe_account` for Connect (the `Stripe-Account` header).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import Any
+
+import stripe
+
+from countertop.backend.settings import Settings
+
+Json = dict[str, Any]
+
+# What the backend listens for when it registers its own endpoint (emulator mode).
+WEBHOOK_EVENTS = [
+    "terminal.reader.action_succeeded",
+    "terminal.reader.action_failed",
+    "payment_intent.amount_capturable_updated",
+    "payment_intent.succeeded",
+    "payment_intent.payment_failed",
+    "payment_intent.canceled",
+    "charge.succeeded",
+    "charge.captured",
+    "charge.failed",
+    "charge.refunded",
+    "refund.created",
+    "refund.updated",
+    "refund.failed",
+]
+
+
+@dataclass
+class StripeFailure(Exception):
+    """A Stripe call that did not succeed, in Stripe's own terms.
+
+    `network` is True when no answer came back (the request may or may not have been applied).
+    """
+
+    code: str
+    message: str
+    http_status: int | None = None
+    type: str | None = None
+    decline_code: str | None = None
+    network: bool = False
+    payment_intent: Json | None = None
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
+
+
+class WebhookRejected(Exception):
+    """A webhook whose signature is missing, wrong or too old, or whose body is not an event."""
+
+
+def _failure(error: stripe.StripeError) -> StripeFailure:
+    if isinstance(error, stripe.APIConnectionError):
+        return StripeFailure("network_error", str(error.user_message or error), network=True)
+    obj = getattr(error, "error", None)
+    decline_code = getattr(obj, "decline_code", None) if obj is not None else None
+    pi = getattr(obj, "payment_intent", None) if obj is not None else None
+    status = error.http_status
+    return StripeFailure(
+        code=error.code or ("api_error" if (status or 500) >= 500 else "stripe_error"),
+        message=str(error.user_message or error),
+        http_status=status,
+        type=getattr(obj, "type", None) if obj is not None else None,
+        decline_code=decline_code,
+        network=status is None or status >= 500 or status == 429,
+        payment_intent=pi.to_dict() if pi is not None else None,
+    )
+
+
+async def _call(request: Awaitable[Any]) -> Json:
+    try:
+        result = await request
+    except stripe.StripeError as error:
+        raise _failure(error) from None
+    return result.to_dict()
+
+
+def verify_webhook(
+    payload: bytes, signature: str | None, secret: str, tolerance: int = 300
+) -> Json:
+    """Check `Stripe-Signature` and return the event as a dict; raise `WebhookRejected` otherwise."""
+    if not signature:
+        raise WebhookRejected("missing Stripe-Signature header")
+    try:
+        event = stripe.Webhook.construct_event(payload, signature, secret, tolerance=tolerance)
+    except stripe.SignatureVerificationError as error:
+        raise WebhookRejected(str(error.user_message or error)) from None
+    except ValueError as error:
+        raise WebhookRejected(f"not a Stripe event: {error}") from None
+    return event.to_dict()
+
+
+def _options(idempotency_key: str | None, stripe_account: str | None) -> Any:
+    options: dict[str, str] = {}
+    if idempotency_key:
+        options["idempotency_key"] = idempotency_key
+    if stripe_account:
+        options["stripe_account"] = stripe_account
+    return options
+
+
+class StripeGateway:
+    """Thin async wrapper over `stripe.StripeClient`: one method per Stripe call the backend makes."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.configured = settings.stripe_secret_key is not None
+        key = settings.stripe_secret_key.get_secret_value() if settings.stripe_secret_key else ""
+        base = {"api": settings.stripe_api_base} if settings.stripe_api_base else None
+        self._http = stripe.HTTPXClient(timeout=30)
+        self.client = stripe.StripeClient(
+            key or "sk_unset",
+            base_addresses=base,  # type: ignore[arg-type]
+            max_network_retries=settings.stripe_max_network_retries,
+            http_client=self._http,
+        )
+
+    @property
+    def v1(self) -> Any:
+        if not self.configured:
+            raise StripeFailure(
+                "stripe_unconfigured", "STRIPE_SECRET_KEY is not set", http_status=503
+            )
+        return self.client.v1
+
+    # ---- PaymentIntents ------------------------------------------------------------------------
+
+    async def create_payment_intent(
+        self,
+        *,
+        amount: int,
+        currency: str,
+        capture_method: str,
+        metadata: dict[str, str],
+        description: str | None = None,
+        idempotency_key: str,
+        stripe_account: str | None = None,
+    ) -> Json:
+        params: dict[str, Any] = {
+            "amount": amount,
+            "currency": currency,
+            "payment_method_types": ["card_present"],
+            "capture_method": capture_method,
+            "metadata": metadata,
+        }
+        if description:
+            params["description"] = description
+        return await _call(
+            self.v1.payment_intents.create_async(
+                params,
+                _options(idempotency_key, stripe_account),
+            )
+        )
+
+    async def retrieve_payment_intent(
+        self, payment_intent: str, *, stripe_account: str | None = None
+    ) -> Json:
+        return await _call(
+            self.v1.payment_intents.retrieve_async(
+                payment_intent,
+                {"expand": ["latest_charge"]},
+                _options(None, stripe_account),
+            )
+        )
+
+    async def capture_payment_intent(
+        self, payment_intent: str, *, idempotency_key: str, stripe_account: str | None = None
+    ) -> Json:
+        return await _call(
+            self.v1.payment_intents.capture_async(
+                payment_intent,
+                {"expand": ["latest_charge"]},
+                _options(idempotency_key, stripe_account),
+            )
+        )
+
+    async def cancel_payment_intent(
+        self, payment_intent: str, *, idempotency_key: str, stripe_account: str | None = None
+    ) -> Json:
+        return await _call(
+            self.v1.payment_intents.cancel_async(
+                payment_intent, {}, _options(idempotency_key, stripe_account)
+            )
+        )
+
+    async def create_refund(
+        self,
+        *,
+        payment_intent: str,
+        amount: int | None,
+        reason: str | None,
+        metadata: dict[str, str],
+        idempotency_key: str,
+        stripe_account: str | None = None,
+    ) -> Json:
+        params: dict[str, Any] = {"payment_intent": payment_intent, "metadata": metadata}
+        if amount is not None:
+            params["amount"] = amount
+        if reason:
+            params["reason"] = reason
+        return await _call(
+            self.v1.refunds.create_async(
+                params,
+                _options(idempotency_key, stripe_account),
+            )
+        )
+
+    # ---- Readers -------------------------------------------------------------------------------
+
+    async def retrieve_reader(self, reader: str, *, stripe_account: str | None = None) -> Json:
+        return await _call(
+            self.v1.terminal.readers.retrieve_async(reader, None, _options(None, stripe_account))
+        )
+
+    async def list_readers(
+        self, *, location: str | None = None, stripe_account: str | None = None
+    ) -> list[Json]:
+        params: dict[str, Any] = {"limit": 100}
+        if location:
+            params["location"] = location
+        return await self._list(self.v1.terminal.readers, params, stripe_account)
+
+    async def create_reader(
+        self,
+        *,
+        registration_code: str,
+        label: str | None,
+        location: str,
+        stripe_account: str | None = None,
+    ) -> Json:
+        params: dict[str, Any] = {"registration_code": registration_code, "location": location}
+        if label:
+            params["label"] = label
+        return await _call(
+            self.v1.terminal.readers.create_async(
+                params,
+                _options(None, stripe_account),
+            )
+        )
+
+    async def update_reader(
+        self, reader: str, *, label: str, stripe_account: str | None = None
+    ) -> Json:
+        return await _call(
+            self.v1.terminal.readers.update_async(
+                reader, {"label": label}, _options(None, stripe_account)
+            )
+        )
+
+    async def delete_reader(self, reader: str, *, stripe_account: str | None = None) -> Json:
+        return await _call(
+            self.v1.terminal.readers.delete_async(reader, None, _options(None, stripe_account))
+        )
+
+    async def set_reader_display(
+        self,
+        reader: str,
+        *,
+        cart: Json,
+        idempotency_key: str,
+        stripe_account: str | None = None,
+    ) -> Json:
+        return await _call(
+            self.v1.terminal.readers.set_reader_display_async(
+                reader,
+                {"type": "cart", "cart": cart},
+                _options(idempotency_key, stripe_account),
+            )
+        )
+
+    async def process_payment_intent(
+        self,
+        reader: str,
+        *,
+        payment_intent: str,
+        idempotency_key: str,
+        stripe_account: str | None = None,
+    ) -> Json:
+        return await _call(
+            self.v1.terminal.readers.process_payment_intent_async(
+                reader,
+                {"payment_intent": payment_intent},
+                _options(idempotency_key, stripe_account),
+            )
+        )
+
+    async def cancel_action(
+        self, reader: str, *, idempotency_key: str | None = None, stripe_account: str | None = None
+    ) -> Json:
+        return await _call(
+            self.v1.terminal.readers.cancel_action_async(
+                reader, None, _options(idempotency_key, stripe_account)
+            )
+        )
+
+    async def present_payment_method(
+        self,
+        reader: str,
+        *,
+        card_number: str | None = None,
+        amount_tip: int | None = None,
+        type: str | None = None,
+        stripe_account: str | None = None,
+    ) -> Json:
+        """Test helper: a simulated reader 'sees' a card (test mode and the emulator only)."""
+        params: dict[str, Any] = {}
+        if card_number:
+            params["card_present"] = {"number": card_number}
+        if amount_tip is not None:
+            params["amount_tip"] = amount_tip
+        if type:
+            params["type"] = type
+        return await _call(
+            self.v1.test_helpers.terminal.readers.present_payment_method_async(
+                reader,
+                params,
+                _options(None, stripe_account),
+            )
+        )
+
+    # ---- Locations -----------------------------------------------------------------------------
+
+    async def list_locations(self, *, stripe_account: str | None = None) -> list[Json]:
+        return await self._list(self.v1.terminal.locations, {"limit": 100}, stripe_account)
+
+    async def retrieve_location(self, location: str, *, stripe_account: str | None = None) -> Json:
+        return await _call(
+            self.v1.terminal.locations.retrieve_async(
+                location, None, _options(None, stripe_account)
+            )
+        )
+
+    async def create_location(
+        self, *, display_name: str, address: Json, stripe_account: str | None = None
+    ) -> Json:
+        return await _call(
+            self.v1.terminal.locations.create_async(
+                {"display_name": display_name, "address": address},
+                _options(None, stripe_account),
+            )
+        )
+
+    async def update_location(
+        self, location: str, *, changes: Json, stripe_account: str | None = None
+    ) -> Json:
+        return await _call(
+            self.v1.terminal.locations.update_async(
+                location,
+                changes,
+                _options(None, stripe_account),
+            )
+        )
+
+    # ---- Webhook endpoints ---------------------------------------------------------------------
+
+    async def create_webhook_endpoint(
+        self, *, url: str, enabled_events: list[str], stripe_account: str | None = None
+    ) -> Json:
+        return await _call(
+            self.v1.webhook_endpoints.create_async(
+                {"url": url, "enabled_events": enabled_events},
+                _options(None, stripe_account),
+            )
+        )
+
+    async def list_webhook_endpoints(self, *, stripe_account: str | None = None) -> list[Json]:
+        return await self._list(self.v1.webhook_endpoints, {"limit": 100}, stripe_account)
+
+    async def delete_webhook_endpoint(
+        self, endpoint: str, *, stripe_account: str | None = None
+    ) -> Json:
+        return await _call(
+            self.v1.webhook_endpoints.delete_async(endpoint, None, _options(None, stripe_account))
+        )
+
+    async def _list(self, service: Any, params: Json, stripe_account: str | None) -> list[Json]:
+        items: list[Json] = []
+        while True:
+            page = await _call(service.list_async(params, _options(None, stripe_account)))
+            items.extend(page["data"])
+            if not page.get("has_more") or not page["data"]:
+                return items
+            params = {**params, "starting_after": page["data"][-1]["id"]}
+
+    async def close(self) -> None:
+        await self._http.close_async()
