@@ -29,6 +29,11 @@ def small_app() -> FastAPI:
         log.info("showing order")
         return {"id": order_id}
 
+    @app.get("/orders/{order_id}/receipt")
+    async def receipt(order_id: str) -> dict[str, str]:
+        log.info("building receipt")
+        return {"order": order_id}
+
     return app
 
 
@@ -65,6 +70,13 @@ async def test_callers_request_id_is_echoed_and_logged(json_lines: io.StringIO) 
     assert access_line["request_id"] == "till-3.req-42"
     assert access_line["route"] == "/orders/{order_id}"
     assert access_line["status"] == 200
+
+
+async def test_order_in_the_path_is_on_every_line(json_lines: io.StringIO) -> None:
+    await get(small_app(), "/orders/ord_42/receipt")
+    app_line, access_line = records(json_lines)
+    assert app_line["message"] == "building receipt"
+    assert app_line["order_id"] == access_line["order_id"] == "ord_42"
 
 
 async def test_a_request_id_is_made_up_when_missing_or_unusable(json_lines: io.StringIO) -> None:

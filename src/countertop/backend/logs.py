@@ -36,6 +36,8 @@ REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
 ORDER_ID: ContextVar[str | None] = ContextVar("order_id", default=None)
 PAYMENT_INTENT: ContextVar[str | None] = ContextVar("payment_intent", default=None)
 CONTEXT_FIELDS = {"request_id": REQUEST_ID, "order_id": ORDER_ID, "payment_intent": PAYMENT_INTENT}
+# The current request's ASGI scope: once routed, its path parameters name the order it is about.
+REQUEST_SCOPE: ContextVar[Scope | None] = ContextVar("request_scope", default=None)
 
 REQUEST_ID_HEADER = "X-Request-Id"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:/+=-]{1,128}$")
@@ -73,6 +75,11 @@ def record_fields(record: logging.LogRecord) -> dict[str, Any]:
         value = record.__dict__.get(name) or var.get()
         if value:
             fields[name] = value
+    if "order_id" not in fields:
+        scope = REQUEST_SCOPE.get()
+        order_id = scope.get("path_params", {}).get("order_id") if scope else None
+        if isinstance(order_id, str):
+            fields["order_id"] = order_id
     for name, value in record.__dict__.items():
         if name not in _STANDARD_ATTRS and name not in fields:
             fields[name] = MASK if REDACTOR.is_sensitive_name(name) else value
@@ -182,6 +189,7 @@ class RequestContextMiddleware:
                 message = {**message, "headers": headers}
             await send(message)
 
+        scope_token = REQUEST_SCOPE.set(scope)
         with log_context(request_id=request_id, order_id=None, payment_intent=None):
             try:
                 await self.app(scope, receive, send_with_id)
@@ -203,6 +211,7 @@ class RequestContextMiddleware:
                         "duration_ms": round(elapsed * 1000, 1),
                     },
                 )
+                REQUEST_SCOPE.reset(scope_token)
 
 
 def _request_id(scope: Scope) -> str:
