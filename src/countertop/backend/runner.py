@@ -5,9 +5,24 @@ from __future__ import annotations
 import os
 
 import uvicorn
+from rich.console import Console
 
 from countertop.backend.app import create_app
+from countertop.backend.services.seed import Demo
 from countertop.backend.settings import Settings
+
+
+def announce(url: str, demo: Demo | None, console: Console | None = None) -> None:
+    """Tell the person at the terminal where to go and, in emulator mode, how to sign in.
+
+    Printed to the console only: credentials never go to a log.
+    """
+    console = console or Console()
+    console.print(f"[bold]Countertop[/] is serving on {url}")
+    if demo is not None:
+        console.print(f"  demo store: Countertop Demo Store ({demo.location_id})")
+        console.print(f"  demo operator credential: {demo.operator_credential}")
+        console.print(f"  admin credential: {demo.admin_credential}")
 
 
 def serve(host: str, port: int, env_overrides: dict[str, str] | None = None) -> None:
@@ -15,5 +30,7 @@ def serve(host: str, port: int, env_overrides: dict[str, str] | None = None) -> 
     settings = Settings()
     if not settings.public_url:
         settings.public_url = f"http://{host}:{port}"
+    url = f"http://{host}:{port}"
+    app = create_app(settings, on_ready=lambda demo: announce(url, demo))
     # log_config=None: uvicorn's records go through the app's redacting handler (logs.py).
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", log_config=None)
+    uvicorn.run(app, host=host, port=port, log_level="warning", log_config=None)

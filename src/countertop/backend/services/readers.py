@@ -63,11 +63,9 @@ async def list_readers(svc: Services, location_ids: list[str] | None) -> list[Js
     except StripeFailure as failure:
         raise stripe_unavailable(failure) from None
     holds = await _holds(svc)
-    return [
-        reader_json(r, holds.get(r["id"]))
-        for r in readers
-        if location_ids is None or location_of(r) in location_ids
-    ]
+    shown = [r for r in readers if location_ids is None or location_of(r) in location_ids]
+    shown.sort(key=lambda r: (str(r.get("label") or ""), r["id"]))
+    return [reader_json(r, holds.get(r["id"])) for r in shown]
 
 
 async def get_reader(svc: Services, reader_id: str) -> Json:
