@@ -392,3 +392,57 @@ class StripeGateway:
 
     async def close(self) -> None:
         await self._http.close_async()
+
+    # ---- Reconciliation and receipts -----------------------------------------------------------
+
+    async def list_payment_intents(
+        self, *, created_gte: int, created_lt: int, stripe_account: str | None = None
+    ) -> list[Json]:
+        """Every PaymentIntent created in [created_gte, created_lt), each with its latest charge."""
+        params: Json = {
+            "limit": 100,
+            "created": {"gte": created_gte, "lt": created_lt},
+            "expand": ["data.latest_charge"],
+        }
+        return await self._list(self.v1.payment_intents, params, stripe_account)
+
+    async def capture_payment_intent_amount(
+        self,
+        payment_intent: str,
+        *,
+        amount_to_capture: int | None,
+        idempotency_key: str,
+        stripe_account: str | None = None,
+    ) -> Json:
+        params: Json = {"expand": ["latest_charge"]}
+        if amount_to_capture is not None:
+            params["amount_to_capture"] = amount_to_capture
+        return await _call(
+            self.v1.payment_intents.capture_async(
+                payment_intent,
+                params,
+                _options(idempotency_key, stripe_account),
+            )
+        )
+
+    async def cancel_payment_intent_with_reason(
+        self,
+        payment_intent: str,
+        *,
+        cancellation_reason: str,
+        idempotency_key: str,
+        stripe_account: str | None = None,
+    ) -> Json:
+        return await _call(
+            self.v1.payment_intents.cancel_async(
+                payment_intent,
+                {"cancellation_reason": cancellation_reason},
+                _options(idempotency_key, stripe_account),
+            )
+        )
+
+    async def list_refunds(
+        self, *, payment_intent: str, stripe_account: str | None = None
+    ) -> list[Json]:
+        params: Json = {"limit": 100, "payment_intent": payment_intent}
+        return await self._list(self.v1.refunds, params, stripe_account)
