@@ -7,14 +7,17 @@ generator never competes with the server for a core. For each target:
 2. fresh: the mixed load (`wrk_payment_intents.lua`: POST /v1/payment_intents with a form body,
    then GET of the PaymentIntent just created, alternating) for `--duration` seconds;
 3. growth: the store is grown by `--grow` more PaymentIntents (wrk POST-only, `wrk_prefill.lua`;
-   for localstripe, whose every write re-pickles its whole store, a bulk loop in its own process
-   writes the store file it loads at start-up instead);
+   for localstripe, whose every write re-pickles its whole store, a fresh localstripe process is
+   started whose store a bulk loop filled in-process before it began serving);
 4. grown: the mixed load again, same duration.
 
-localstripe is installed into its own virtualenv (default bench/.venv-localstripe, git-ignored),
-never into the project's. Results print as a Markdown table; `--json FILE` also saves them.
+Targets: the emulator (`countertop emulator`), localstripe as shipped, localstripe with its
+per-write save switched off (its best case), and a bare Starlette app (bench/bare_starlette.py)
+as the ceiling. localstripe is installed into its own virtualenv (default
+bench/.venv-localstripe, git-ignored), never into the project's. Results print as a Markdown
+table; `--json FILE` also saves them.
 
-    .venv/bin/python bench/emulator_bench.py                # all three targets
+    .venv/bin/python bench/emulator_bench.py                # every target
     .venv/bin/python bench/emulator_bench.py --only emulator --duration 5 --grow 20000
 """
 
@@ -47,20 +50,25 @@ LOCALSTRIPE_STORE = Path("/tmp/localstripe.pickle")  # fixed by localstripe itse
 # localstripe re-pickles its whole store to this file on every write, and its own start-up load
 # of that file is unusable (unpickling calls the store's __setitem__, which rewrites the file being
 # read). So a grown localstripe is started by this launcher: it fills the store in-process with
-# saving switched off, switches saving back on, then runs localstripe's own server on that store.
+# saving switched off, switches saving back on (unless told "memory": then it stays off, which
+# measures localstripe without its per-write save), then runs localstripe's own server.
 LOCALSTRIPE_LAUNCH = """
 import sys
 from localstripe import resources, server
-count = int(sys.argv[1])
+count, mode = int(sys.argv[1]), sys.argv[2]
 save = resources.Store.dump_to_disk
 resources.Store.dump_to_disk = lambda self: None
 for _ in range(count):
     resources.PaymentIntent._api_create(
         amount=1000, currency="usd", payment_method_types=["card_present"])
-resources.Store.dump_to_disk = save
-sys.argv = ["localstripe", "--from-scratch", *sys.argv[2:]]
+if mode != "memory":
+    resources.Store.dump_to_disk = save
+sys.argv = ["localstripe", "--from-scratch", *sys.argv[3:]]
 server.start()
 """
+
+
+TARGET_KEYS = ("emulator", "localstripe", "localstripe-memory", "bare")
 
 
 @dataclass
@@ -74,6 +82,7 @@ class Result:
     p99_ms: float
     max_ms: float
     errors: int
+    load_1m: float  # the machine's load average as the run began: other work skews results
 
 
 @dataclass
@@ -140,26 +149,22 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
-def wrk(url: str, script: Path, seconds: float, connections: int, *args: str) -> dict[str, Any]:
-    command = pinned(
-        1,
-        [
-            "wrk",
-            "-t1",
-            f"-c{connections}",
-            f"-d{seconds:g}s",
-            "--timeout",
-            "10s",
-            "-s",
-            str(script),
-            url,
-        ],
-    )
+def wrk_command(url: str, script: Path, seconds: float, connections: int, *args: str) -> list[str]:
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--timeout", "10s"]
+    command += ["-s", str(script), url]
     if args:
         command += ["--", *args]
-    env = {**os.environ, "BENCH_API_KEY": API_KEY}
-    out = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
-    return _last_json_line(out)
+    return pinned(1, command)
+
+
+def wrk_env() -> dict[str, str]:
+    return {**os.environ, "BENCH_API_KEY": API_KEY}
+
+
+def wrk(url: str, script: Path, seconds: float, connections: int) -> dict[str, Any]:
+    command = wrk_command(url, script, seconds, connections)
+    out = subprocess.run(command, env=wrk_env(), capture_output=True, text=True, check=True)
+    return _last_json_line(out.stdout)
 
 
 def _last_json_line(text: str) -> dict[str, Any]:
@@ -171,9 +176,9 @@ def _last_json_line(text: str) -> dict[str, Any]:
 
 
 def measure(name: str, phase: str, url: str, seconds: float, connections: int) -> Result:
+    load = os.getloadavg()[0]
     raw = wrk(url, MIXED_SCRIPT, seconds, connections)
     took = raw["duration_us"] / 1e6
-    errors = sum(int(count) for count in raw["errors"].values())
     return Result(
         target=name,
         phase=phase,
@@ -183,35 +188,25 @@ def measure(name: str, phase: str, url: str, seconds: float, connections: int) -
         p50_ms=round(raw["p50_us"] / 1000, 2),
         p99_ms=round(raw["p99_us"] / 1000, 2),
         max_ms=round(raw["max_us"] / 1000, 2),
-        errors=errors,
+        errors=sum(int(count) for count in raw["errors"].values()),
+        load_1m=round(load, 2),
     )
 
 
-def grow_over_http(target: Target, port: int, count: int) -> None:
+def grow_over_http(url: str, count: int) -> dict[str, Any]:
     """POST-only wrk until `count` PaymentIntents were created, then stop it."""
     with tempfile.TemporaryDirectory() as tmp:
         marker = Path(tmp) / "done"
-        command = pinned(
-            1,
-            [
-                "wrk",
-                "-t1",
-                "-c16",
-                "-d3600s",
-                "-s",
-                str(PREFILL_SCRIPT),
-                f"http://127.0.0.1:{port}",
-            ],
-        )
-        command += ["--", str(count), str(marker)]
-        env = {**os.environ, "BENCH_API_KEY": API_KEY}
-        process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
+        command = wrk_command(url, PREFILL_SCRIPT, 3600, 16, str(count), str(marker))
+        process = subprocess.Popen(command, env=wrk_env(), stdout=subprocess.PIPE, text=True)
         while not marker.exists() and process.poll() is None:
-            time.sleep(0.2)
+            time.sleep(0.1)
         process.send_signal(signal.SIGINT)
         out, _ = process.communicate(timeout=30)
-        if _last_json_line(out).get("status_errors"):
-            raise RuntimeError(f"{target.name}: errors while growing the store: {out}")
+    summary = _last_json_line(out)
+    if summary["status_errors"]:
+        raise RuntimeError(f"{url}: error answers while growing the store: {summary}")
+    return summary
 
 
 def localstripe_python(venv: Path) -> Path:
@@ -250,9 +245,13 @@ def machine() -> dict[str, str]:
 def targets(localstripe_venv: Path) -> dict[str, Target]:
     bin_dir = Path(sys.executable).parent
 
-    def localstripe(port: int, preloaded: int) -> list[str]:
-        python = localstripe_python(localstripe_venv)
-        return [str(python), "-c", LOCALSTRIPE_LAUNCH, str(preloaded), "--port", str(port)]
+    def localstripe(mode: str) -> Callable[[int, int], list[str]]:
+        def command(port: int, preloaded: int) -> list[str]:
+            python = localstripe_python(localstripe_venv)
+            launch = [str(python), "-c", LOCALSTRIPE_LAUNCH, str(preloaded), mode]
+            return [*launch, "--port", str(port)]
+
+        return command
 
     def emulator(port: int, preloaded: int) -> list[str]:
         return [str(bin_dir / "countertop"), "emulator", "--port", str(port)]
@@ -264,7 +263,10 @@ def targets(localstripe_venv: Path) -> dict[str, Target]:
 
     return {
         "emulator": Target("countertop emulator", emulator, grows_in_process=False),
-        "localstripe": Target("localstripe", localstripe, grows_in_process=True),
+        "localstripe": Target("localstripe", localstripe("as shipped"), grows_in_process=True),
+        "localstripe-memory": Target(
+            "localstripe, per-write save off", localstripe("memory"), grows_in_process=True
+        ),
         "bare": Target("bare Starlette", bare, grows_in_process=False),
     }
 
@@ -278,7 +280,7 @@ def bench_target(target: Target, seconds: float, grow: int, connections: int) ->
         results.append(measure(target.name, "fresh", url, seconds, connections))
         print(f"  {target.name}: fresh done, growing the store by {grow:,}", flush=True)
         if not target.grows_in_process:
-            grow_over_http(target, port, grow)
+            grow_over_http(url, grow)
             results.append(measure(target.name, grown, url, seconds, connections))
     if target.grows_in_process:
         with serving(target, port, preloaded=grow) as url:
@@ -288,20 +290,20 @@ def bench_target(target: Target, seconds: float, grow: int, connections: int) ->
 
 def table(results: list[Result]) -> str:
     lines = [
-        "| target | store | req/s | p50 ms | p99 ms | max ms | requests | errors |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        "| target | store | req/s | p50 ms | p99 ms | max ms | requests | errors | load |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         lines.append(
             f"| {r.target} | {r.phase} | {r.rps:,.0f} | {r.p50_ms} | {r.p99_ms} | {r.max_ms} "
-            f"| {r.requests:,} | {r.errors} |"
+            f"| {r.requests:,} | {r.errors} | {r.load_1m} |"
         )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", choices=["emulator", "localstripe", "bare"], action="append")
+    parser.add_argument("--only", choices=TARGET_KEYS, action="append")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per measured run")
     parser.add_argument("--grow", type=int, default=100_000, help="PaymentIntents added")
     parser.add_argument("--connections", type=int, default=16)
@@ -311,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
     if not shutil.which("wrk"):
         parser.error("wrk is not installed (Debian: apt-get install wrk)")
     chosen = targets(args.localstripe_venv)
-    keys = args.only or ["emulator", "localstripe", "bare"]
+    keys = args.only or list(TARGET_KEYS)
     info = machine()
     print("machine: " + ", ".join(f"{k} {v}" for k, v in info.items()), flush=True)
     results: list[Result] = []

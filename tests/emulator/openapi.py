@@ -25,19 +25,28 @@ import json
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import stripe
-from countertop.emulator.server import EmulatorServer
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
+from countertop.emulator.server import EmulatorServer
+
+if TYPE_CHECKING:
+    from stripe.params import PaymentIntentCreateParams
+
 SHARED_STRIPE = Path(__file__).resolve().parents[3] / "shared" / "stripe"
 SPEC_PATH = SHARED_STRIPE / "openapi-2023-09-12-subset.json"
 FIXTURES_PATH = SHARED_STRIPE / "fixtures3.json"
 SPEC_URI = "urn:stripe:openapi-2023-09-12"
+
+# The API version the shape tests speak: the one FACTS.md and Stripe's fixtures describe, where
+# PaymentIntents still take `payment_method_types`. The library's own pinned version (endive)
+# no longer does; test_conformance_versions.py covers it.
+FLOW_API_VERSION = "2026-06-24.dahlia"
 
 # Values Stripe added to closed enums after 2023-09-12, for the objects the emulator serves.
 # Source: FACTS.md section 1 (stripe-python v15 `terminal/_reader.py` types).
@@ -99,7 +108,7 @@ def _document() -> dict[str, Any]:
 
 @cache
 def _registry() -> Registry[Any]:
-    resource = Resource(contents=_document(), specification=DRAFT202012)
+    resource: Resource[Any] = DRAFT202012.create_resource(_document())
     return Registry().with_resource(SPEC_URI, resource)
 
 
@@ -175,13 +184,32 @@ def missing_keys(ours: dict[str, Any], theirs: dict[str, Any], prefix: str = "")
             yield prefix + key
 
 
-def emulator_client() -> Iterator[stripe.StripeClient]:
-    """A running emulator and an official client pointed at it, for a module-scoped fixture."""
-    server = EmulatorServer(host="127.0.0.1", port=0)
-    server.start()
-    try:
-        yield stripe.StripeClient(
-            server.secret_key, base_addresses={"api": server.url}, max_network_retries=0
-        )
-    finally:
-        server.stop()
+def raw_body(obj: stripe.StripeObject) -> dict[str, Any]:
+    """The JSON body exactly as the emulator sent it (not the library's object)."""
+    response = obj.last_response
+    assert response is not None, "the library kept no response for this object"
+    assert isinstance(response.data, dict)
+    return dict(response.data)
+
+
+def card_present_intent(client: stripe.StripeClient, amount: int) -> stripe.PaymentIntent:
+    """A manual-capture card_present PaymentIntent, created as API versions before endive do."""
+    params: dict[str, Any] = {
+        "amount": amount,
+        "currency": "usd",
+        "payment_method_types": ["card_present"],  # typed out of stripe-python 16's params
+        "capture_method": "manual",
+    }
+    return client.v1.payment_intents.create(cast("PaymentIntentCreateParams", params))
+
+
+def flow_client(
+    server: EmulatorServer, stripe_version: str | None = FLOW_API_VERSION
+) -> stripe.StripeClient:
+    """The official client pointed at `server`, speaking `stripe_version` (None: the library's)."""
+    return stripe.StripeClient(
+        server.secret_key,
+        base_addresses={"api": server.url},
+        max_network_retries=0,
+        stripe_version=stripe_version,
+    )
