@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -51,10 +52,11 @@ def test_cart_sale_is_approved_with_tip_and_receipt_summary(
     select_reader(page, reader["id"])
     add_item(page, "Flat white", 2, "4.50")
     add_item(page, "Almond croissant", 1, "3.75")
-    page.get_by_label("Tax rate %").fill("10")
+    # 8% tax: $13.77 in all, an amount the test card network approves (see docs/emulator.md).
+    page.get_by_label("Tax rate %").fill("8")
     expect(page.locator("#subtotal")).to_have_text("$12.75")
-    expect(page.locator("#tax")).to_have_text("$1.28")
-    expect(page.locator("#charge")).to_have_text("Charge $14.03")
+    expect(page.locator("#tax")).to_have_text("$1.02")
+    expect(page.locator("#charge")).to_have_text("Charge $13.77")
     screenshot(page, "till-idle")
 
     charge(page)
@@ -74,7 +76,7 @@ def test_cart_sale_is_approved_with_tip_and_receipt_summary(
     order = wait_for_order(admin, order_id, {"paid"})
     assert order["status"] == "paid"
     assert order["tip"] == 200
-    assert order["total"] == 1403 + 200
+    assert order["total"] == 1377 + 200
     expect(receipt).to_contain_text("Captured")
     screenshot(page, "till-approved")
 
@@ -92,7 +94,7 @@ def test_declined_card_then_retry_reuses_the_same_payment_intent(
     charge(page)
     present_card(page, INSUFFICIENT_FUNDS)
     expect_state(page, "declined")
-    expect(page.locator("#state-detail")).to_contain_text("nsufficient funds")
+    expect(page.locator("#state-detail")).to_contain_text(re.compile("funds", re.IGNORECASE))
     expect(page.get_by_role("button", name="Retry payment")).to_be_visible()
     expect(page.get_by_role("button", name="Cancel sale")).to_be_visible()
     screenshot(page, "till-declined")
@@ -121,13 +123,21 @@ def test_operator_cancels_a_sale_waiting_for_a_card(
     page.get_by_role("button", name="Cancel sale").click()
     expect_state(page, "canceled")
     expect(page.locator("#state-title")).to_have_text("Sale canceled")
-    assert wait_for_order(admin, order_id, {"canceled"})["status"] == "canceled"
+    order = admin.get(f"/api/orders/{order_id}").raise_for_status().json()
+    assert [attempt["status"] for attempt in order["attempts"]] == ["canceled"]
+    assert order["amount_captured"] == 0
     readers = admin.get("/api/readers", params={"location": reader["location"]}).json()["data"]
     assert next(r for r in readers if r["id"] == reader["id"])["busy_order_id"] is None
-    page.get_by_role("button", name="New sale").click()
+    page.get_by_role("button", name="Back to the sale").click()
     expect(page.locator(f'li[data-reader-id="{reader["id"]}"]')).to_have_attribute(
         "data-state", "ready"
     )
+    # The same sale can be charged again; it pays the same order.
+    expect(page.get_by_label("Amount to charge")).to_have_value("9.99")
+    charge(page)
+    assert current_order_id(page) == order_id
+    page.get_by_role("button", name="Cancel sale").click()
+    expect_state(page, "canceled")
 
 
 def test_reader_busy_on_another_till_disables_charge_until_it_is_free(

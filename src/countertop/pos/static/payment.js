@@ -54,6 +54,7 @@ export function renderPayment(view, order) {
     else item.removeAttribute("aria-current");
   }
   for (const id of ["retry", "cancel-payment", "capture", "new-sale"]) $(id).hidden = !(view.actions || []).includes(id);
+  $("new-sale").textContent = view.state === "canceled" ? "Back to the sale" : "New sale";
   $("receipt").hidden = !view.receipt;
   if (view.receipt && order) renderReceipt(order);
   $("order-ref").replaceChildren(

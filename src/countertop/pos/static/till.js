@@ -175,14 +175,19 @@ class Till {
   }
 
   newSale() {
-    const keepCart = this.order && ["canceled"].includes(this.order.status);
+    // After a cancel the operator usually wants to charge the same sale again.
+    const keepCart = this.order?.status === "canceled" || this.attempt()?.status === "canceled";
+    const previous = this.order;
     this.order = null;
     this.attemptId = null;
     this.presenting = false;
     this.readers.ownOrderId = null;
     sessionStorage.removeItem(CURRENT_KEY);
+    const reusable = keepCart && previous?.status === "open" ? previous : null;
     this.cart.lock(false);
     if (!keepCart) this.cart.clear();
+    // The same cart charged again pays the same (still open) order rather than a new one.
+    this.pending = reusable ? { signature: JSON.stringify(this.cart.orderBody(this.location)), order: reusable } : null;
     renderPayment({ state: "idle", title: "Ready", detail: "Build the sale, choose a reader, then press Charge." }, null);
     this.readers.refresh().catch(() => {});
     $("item-description").focus();
