@@ -17,7 +17,6 @@ from typing import Any
 
 import orjson
 from starlette.applications import Starlette
-from starlette.routing import Mount
 from starlette.types import Receive, Scope, Send
 
 from countertop.emulator import controls, errors, forms
@@ -277,6 +276,8 @@ def create_app(emulator: Emulator | None = None) -> Starlette:
         yield
         await state.webhooks.close()
 
-    app = Starlette(routes=[Mount("", app=Dispatcher(state))], lifespan=lifespan)
+    app = Starlette(lifespan=lifespan)
+    # Every path goes to the dispatcher, even one a route pattern cannot match (a newline in it).
+    app.router.default = Dispatcher(state)
     app.state.emulator = state
     return app

@@ -12,7 +12,12 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qsl
 
+from countertop.emulator.errors import invalid
+
 Params = dict[str, Any]
+
+# Stripe's deepest parameters nest a few levels; far deeper keys are refused, not recursed into.
+MAX_DEPTH = 32
 
 # Keys under these parents are free-form names, never array indices.
 _FREE_FORM = frozenset({"metadata"})
@@ -28,6 +33,11 @@ def _split_key(key: str) -> list[str]:
         return [key]
     parts = [key[:start]]
     parts.extend(key[start + 1 : -1].split("]["))
+    if len(parts) > MAX_DEPTH:
+        raise invalid(
+            f"Invalid parameter: {key[:start]} is nested more than {MAX_DEPTH} levels deep.",
+            key[:start],
+        )
     return parts
 
 
@@ -69,7 +79,7 @@ def _finish(node: Any, key: str | None) -> Any:
     if isinstance(node, list):
         return [_finish(item, None) for item in node]
     if isinstance(node, dict):
-        if node and key not in _FREE_FORM and all(k.isdigit() for k in node):
+        if node and key not in _FREE_FORM and all(k.isascii() and k.isdigit() for k in node):
             return [_finish(node[k], None) for k in sorted(node, key=int)]
         return {k: _finish(v, k) for k, v in node.items()}
     return node

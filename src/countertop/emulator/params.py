@@ -46,6 +46,12 @@ def text(
     return value
 
 
+def is_integer(value: str) -> bool:
+    """ASCII digits with an optional minus sign, within a 64-bit integer's length."""
+    digits = value.removeprefix("-")
+    return digits.isascii() and digits.isdigit() and len(digits) <= 19
+
+
 def integer(
     params: Params,
     name: str,
@@ -61,8 +67,8 @@ def integer(
         if required:
             raise missing(label)
         return None
-    if not isinstance(value, str) or not value.lstrip("-").isdigit():
-        raise invalid(f"Invalid integer: {value}", label)
+    if not isinstance(value, str) or not is_integer(value):
+        raise invalid(f"Invalid integer: {value[:40] if isinstance(value, str) else value}", label)
     number = int(value)
     if minimum is not None and number < minimum:
         raise invalid(f"This value must be greater than or equal to {minimum}.", label)

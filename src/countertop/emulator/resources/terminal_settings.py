@@ -35,7 +35,7 @@ def _typed(value: Any) -> Any:
         return [_typed(item) for item in value]
     if value in ("true", "false"):
         return value == "true"
-    if isinstance(value, str) and value.lstrip("-").isdigit():
+    if isinstance(value, str) and p.is_integer(value):
         return int(value)
     return value
 
