@@ -87,8 +87,9 @@ export class ReaderList {
     const online = reader.status === "online";
     const busyElsewhere = reader.busy_order_id && reader.busy_order_id !== this.ownOrderId;
     const stuck = busyElsewhere || (reader.action && reader.action.status === "in_progress" && !this.ownOrderId);
-    const state = !online ? "offline" : busyElsewhere ? "busy" : "ready";
-    const stateText = { offline: "Offline", busy: "Busy", ready: "Ready" }[state];
+    const mine = Boolean(reader.busy_order_id) && reader.busy_order_id === this.ownOrderId;
+    const state = !online ? "offline" : busyElsewhere ? "busy" : mine ? "in-use" : "ready";
+    const stateText = { offline: "Offline", busy: "Busy", "in-use": "This sale", ready: "Ready" }[state];
     const selected = reader.id === this.selectedId;
     const confirming = this.confirmingClear === reader.id;
     return el(
