@@ -68,7 +68,7 @@ def new_intent(client: Stripe) -> Callable[..., Any]:
         params: dict[str, Any] = {
             "amount": amount,
             "currency": "usd",
-            "payment_method_types": ["card_present"],
+            "allowed_payment_method_types": ["card_present"],
             "capture_method": "manual",
         }
         params.update(extra)

@@ -20,8 +20,8 @@ NewIntent = Callable[..., Any]
 def _terminal_error(raised: pytest.ExceptionInfo[stripe.InvalidRequestError], code: str) -> None:
     assert raised.value.http_status == 400
     assert raised.value.code == code
-    assert raised.value.json_body is not None
-    assert raised.value.json_body["error"]["type"] == "invalid_request_error"
+    body: Any = raised.value.json_body
+    assert body["error"]["type"] == "invalid_request_error"
 
 
 def test_offline_reader(
@@ -109,8 +109,8 @@ def test_api_error_fault_answers_5xx_and_changes_nothing(
     with pytest.raises(stripe.APIError) as raised:
         client.v1.payment_intents.create({"amount": 1000, "currency": "usd"})
     assert raised.value.http_status == 503
-    assert raised.value.json_body is not None
-    assert raised.value.json_body["error"]["type"] == "api_error"
+    body: Any = raised.value.json_body
+    assert body["error"]["type"] == "api_error"
     assert len(client.v1.payment_intents.list({"limit": 100}).data) == before
     client.v1.payment_intents.create({"amount": 1000, "currency": "usd"})  # the fault was used up
 

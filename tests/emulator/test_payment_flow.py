@@ -171,7 +171,7 @@ def test_each_approving_test_card(
     brand = cards.lookup(number)
     assert brand is not None
     types = ["card_present", "interac_present"] if brand.brand == "interac" else ["card_present"]
-    pi = new_intent(amount=1200, payment_method_types=types)
+    pi = new_intent(amount=1200, allowed_payment_method_types=types)
     client.v1.terminal.readers.process_payment_intent(reader.id, {"payment_intent": pi.id})
     assert present(client, reader, number).action.status == "succeeded"
     charge = client.v1.charges.retrieve(client.v1.payment_intents.retrieve(pi.id).latest_charge)
@@ -256,7 +256,9 @@ def test_interac_is_captured_automatically(
     client: Stripe, reader: Reader, new_intent: NewIntent
 ) -> None:
     pi = new_intent(
-        amount=1800, payment_method_types=["card_present", "interac_present"], currency="cad"
+        amount=1800,
+        allowed_payment_method_types=["card_present", "interac_present"],
+        currency="cad",
     )
     client.v1.terminal.readers.process_payment_intent(reader.id, {"payment_intent": pi.id})
     client.v1.test_helpers.terminal.readers.present_payment_method(

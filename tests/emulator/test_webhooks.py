@@ -27,7 +27,7 @@ def _pay(client: Stripe, reader: Any, amount: int = 1000) -> Any:
         {
             "amount": amount,
             "currency": "usd",
-            "payment_method_types": ["card_present"],
+            "allowed_payment_method_types": ["card_present"],
             "capture_method": "manual",
         }
     )

@@ -156,7 +156,8 @@ def test_idempotency_key_in_flight_is_a_409(server: EmulatorServer, http: httpx.
         )
     )
     slow.start()
-    threading.Event().wait(0.1)
+    while server.emulator.idempotency.get("", key) is None:  # until the first one is running
+        threading.Event().wait(0.01)
     second = http.post("/v1/payment_intents", data=data, headers={"Idempotency-Key": key})
     slow.join()
     assert second.status_code == 409

@@ -147,10 +147,19 @@ class WebhookDispatcher:
         return []
 
     def release_held(self) -> None:
+        """Send the held deliveries newest first, one after the other."""
         held, self.held = self.held, []
-        for delivery in reversed(held):
-            self.pending -= 1
-            self._schedule(delivery)
+        if held:
+            self.emulator.call_soon(self._start_in_turn, list(reversed(held)))
+
+    def _start_in_turn(self, deliveries: list[Delivery]) -> None:
+        task = asyncio.ensure_future(self._deliver_in_turn(deliveries))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _deliver_in_turn(self, deliveries: list[Delivery]) -> None:
+        for delivery in deliveries:
+            await self._deliver(delivery)
 
     def _schedule(self, delivery: Delivery) -> None:
         self.pending += 1

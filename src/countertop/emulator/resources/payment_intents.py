@@ -39,6 +39,7 @@ _CREATE = (
     "amount",
     "currency",
     "payment_method_types",
+    "allowed_payment_method_types",
     "capture_method",
     "confirmation_method",
     "metadata",
@@ -54,6 +55,23 @@ _CREATE = (
     *_SIMPLE,
 )
 _MINIMUM = {"usd": 50, "cad": 50, "eur": 50, "gbp": 30, "aud": 50}
+# From API version 2026-09-30.endive, `payment_method_types` is read-only on PaymentIntents;
+# `allowed_payment_method_types` (since 2026-07-29.dahlia) takes its place.
+_TYPES_READ_ONLY_SINCE = "2026-09-30"
+
+
+def _method_types(ctx: Ctx, params: p.Params) -> list[str] | None:
+    """The method types asked for, by either parameter the request's API version allows."""
+    if "payment_method_types" in params and ctx.api_version[:10] >= _TYPES_READ_ONLY_SINCE:
+        raise invalid(
+            "The payment_method_types parameter is no longer supported on this API version "
+            f"({ctx.api_version}). Use allowed_payment_method_types instead.",
+            "payment_method_types",
+            "payment_method_types_no_longer_supported",
+        )
+    return p.strings(params, "allowed_payment_method_types") or p.strings(
+        params, "payment_method_types"
+    )
 
 
 def _amount(params: p.Params, required: bool) -> int | None:
@@ -109,7 +127,7 @@ def create(ctx: Ctx) -> Obj:
         raise invalid(
             f"Amount must be at least {minimum / 100:.2f} {currency}", "amount", "amount_too_small"
         )
-    types = p.strings(params, "payment_method_types")
+    types = _method_types(ctx, params)
     capture_method = p.choice(params, "capture_method", CAPTURE_METHODS) or "automatic"
     pi_id = new_id("pi_")
     pi: Obj = {
@@ -189,6 +207,7 @@ def update(ctx: Ctx) -> Obj:
             "amount",
             "currency",
             "payment_method_types",
+            "allowed_payment_method_types",
             "capture_method",
             "metadata",
             "payment_method_options",
@@ -203,6 +222,7 @@ def update(ctx: Ctx) -> Obj:
         "amount",
         "currency",
         "payment_method_types",
+        "allowed_payment_method_types",
         "capture_method",
         "payment_method",
         "payment_method_options",
@@ -216,7 +236,7 @@ def update(ctx: Ctx) -> Obj:
             f"You cannot update this PaymentIntent because it has a status of {pi['status']}."
         )
     amount = _amount(params, False)
-    types = p.strings(params, "payment_method_types")
+    types = _method_types(ctx, params)
     capture_method = p.choice(params, "capture_method", CAPTURE_METHODS)
     meta = p.metadata(pi["metadata"], params.get("metadata"))
     if amount is not None:
