@@ -100,6 +100,26 @@ def doctor(
         raise typer.Exit(1)
 
 
+@app.command()
+def reconcile(
+    day: Annotated[
+        str | None, typer.Option("--date", help="Day to reconcile, YYYY-MM-DD (default: today).")
+    ] = None,
+    fix: Annotated[
+        bool, typer.Option("--fix", help="Capture or cancel what is safe (default: dry run).")
+    ] = False,
+    output: Annotated[str, typer.Option("--format", help="table, json or csv.")] = "table",
+    tz: Annotated[str, typer.Option(help="Time zone the day is counted in.")] = "UTC",
+    settle_minutes: Annotated[
+        float, typer.Option(help="Payments younger than this may still be on a reader: skipped.")
+    ] = 15,
+) -> None:
+    """Compare Stripe's PaymentIntents for a day with our orders; with --fix, repair what is safe."""
+    from countertop.backend.reconcile_cli import reconcile_command
+
+    raise typer.Exit(reconcile_command(day, fix, output, tz, settle_minutes))
+
+
 def main() -> None:
     app()
 

@@ -184,6 +184,7 @@ async def test_https_blocked_while_dns_works(migrated_url: str) -> None:
     ("key", "mode", "words"),
     [
         (None, None, "not set"),
+        ("", None, "not set"),
         ("pk_test_abc", None, "publishable"),
         ("hello", None, "does not look like"),
         ("sk_test_abcdef", "live", "test-mode key is set but live"),

@@ -129,7 +129,7 @@ class Probes:
 
 
 def check_key(settings: Settings, expected_mode: str | None = None) -> Check:
-    if settings.stripe_secret_key is None:
+    if not (settings.stripe_secret_key and settings.stripe_secret_key.get_secret_value()):
         return Check(
             "Stripe secret key",
             "fail",

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
@@ -19,8 +20,10 @@ from sqlalchemy import select
 
 from countertop.backend.services.context import Services, new_id
 from countertop.backend.services.sync import sync_attempt
+from countertop.backend.settings import Settings
+from countertop.backend.store.db import Database
 from countertop.backend.store.payments import AttemptRow, OrderRow
-from countertop.backend.stripe_gateway import StripeFailure
+from countertop.backend.stripe_gateway import StripeFailure, StripeGateway
 from countertop.domain.reconciliation import (
     DEFAULT_SETTLE_SECONDS,
     Fix,
@@ -195,7 +198,12 @@ async def _missing_intents(svc: Services, ids: Iterable[str]) -> list[IntentSnap
 
 
 async def check(
-    svc: Services, window: Window, *, progress: Progress | None = None, now: datetime | None = None
+    svc: Services,
+    window: Window,
+    *,
+    progress: Progress | None = None,
+    now: datetime | None = None,
+    settle_seconds: int = DEFAULT_SETTLE_SECONDS,
 ) -> tuple[Report, dict[str, str]]:
     """The report for a window (nothing changed) and which attempt owns each PaymentIntent."""
     progress = progress or Progress()
@@ -211,7 +219,7 @@ async def check(
         start=window.start_ts,
         end=window.end_ts,
         as_of=as_of,
-        settle_seconds=DEFAULT_SETTLE_SECONDS,
+        settle_seconds=settle_seconds,
     )
     return report, owner
 
@@ -249,11 +257,14 @@ async def run(
     progress: Progress | None = None,
     run_id: str | None = None,
     now: datetime | None = None,
+    settle_seconds: int = DEFAULT_SETTLE_SECONDS,
 ) -> Run:
     """Reconcile the window; with `fix`, apply every safe fix and report each outcome."""
     progress = progress or Progress()
     run_id = run_id or new_id("recon")
-    report, owner = await check(svc, window, progress=progress, now=now)
+    report, owner = await check(
+        svc, window, progress=progress, now=now, settle_seconds=settle_seconds
+    )
     outcomes: list[Outcome] = []
     if fix and report.fixes:
         progress.fixing(len(report.fixes))
@@ -261,3 +272,16 @@ async def run(
             outcomes.append(await apply_fix(svc, one, run_id, owner))
             progress.fixed()
     return Run(run_id, window, fix, report, tuple(outcomes))
+
+
+@asynccontextmanager
+async def standalone(settings: Settings) -> AsyncIterator[Services]:
+    """Services outside the web app (the CLI): the database migrated, a gateway, no worker."""
+    db = Database(settings.database_url)
+    gateway = StripeGateway(settings)
+    try:
+        await db.migrate()
+        yield Services(db=db, gateway=gateway, settings=settings)
+    finally:
+        await gateway.close()
+        await db.dispose()

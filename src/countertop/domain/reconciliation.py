@@ -343,7 +343,6 @@ def reconcile(
     an order whose PaymentIntent is missing is taken as having none on Stripe, and an intent whose
     order is missing as an orphan.
     """
-    settled_before = as_of - settle_seconds
     all_intents = {i.id: i for i in intents}
     order_list = list(orders)
     by_order: dict[str, list[IntentSnapshot]] = {o.id: [] for o in order_list}
@@ -363,12 +362,12 @@ def reconcile(
 
     found: list[Discrepancy] = []
     for order in order_list:
-        intents_of = [i for i in by_order[order.id] if i.created < settled_before]
+        intents_of = [i for i in by_order[order.id] if as_of - i.created >= settle_seconds]
         if len(intents_of) < len(by_order[order.id]):
             continue  # a payment may still be under way: look again later
         found += _check_order(order, intents_of, as_of)
     for intent in orphans:
-        if intent.created >= settled_before or not start <= intent.created < end:
+        if as_of - intent.created < settle_seconds or not start <= intent.created < end:
             continue
         if intent.status in CANCELABLE:
             found.append(_abandoned(intent, None))
