@@ -147,7 +147,7 @@ class StripeGateway:
         params: dict[str, Any] = {
             "amount": amount,
             "currency": currency,
-            "payment_method_types": ["card_present"],
+            "allowed_payment_method_types": ["card_present"],
             "capture_method": capture_method,
             "metadata": metadata,
         }

@@ -243,12 +243,31 @@ async def _send_failed(
             synced = None
         if synced is not None and synced.attempt.status is not AttemptStatus.ON_READER:
             return  # Stripe already knows the outcome (authorized, captured or canceled)
+        if await _resend(svc, attempt_id, reader_id, payment_intent, synced):
+            return
     await apply(svc, attempt_id, [Failed(error)], cause)
     if failure.code == "terminal_reader_busy":
         raise reader_busy(reader_id, None)
     if failure.network:
         raise stripe_unavailable(failure)
     raise ApiError(409, "invalid_state", "The reader refused the payment", failure.message)
+
+
+async def _resend(
+    svc: Services, attempt_id: str, reader_id: str, payment_intent: str, synced: Any
+) -> bool:
+    """Send the command once more, now that the reader and Stripe say it did not land."""
+    count = synced.attempt.process_count if synced is not None else 0
+    try:
+        await svc.gateway.process_payment_intent(
+            reader_id,
+            payment_intent=payment_intent,
+            idempotency_key=f"{attempt_id}:process:{count}:again",
+        )
+    except StripeFailure as failure:
+        log.info("second try on %s failed too: %s", reader_id, failure)
+        return await _landed(svc, reader_id, payment_intent)
+    return True
 
 
 async def _cancel_intent(
