@@ -13,29 +13,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from countertop.domain.money import ZERO_DECIMAL
+from countertop.domain.orders import LineItem
+
+
 ReceiptKind = Literal["sale", "refund"]
 
-# Stripe's zero-decimal and three-decimal currencies; every other currency has two decimals.
-ZERO_DECIMAL = frozenset(
-    [
-        "bif",
-        "clp",
-        "djf",
-        "gnf",
-        "jpy",
-        "kmf",
-        "krw",
-        "mga",
-        "pyg",
-        "rwf",
-        "ugx",
-        "vnd",
-        "vuv",
-        "xaf",
-        "xof",
-        "xpf",
-    ]
-)
+# Stripe's three-decimal currencies (zero-decimal ones are in `money`); the rest have two.
 THREE_DECIMAL = frozenset(["bhd", "jod", "kwd", "omr", "tnd"])
 SYMBOLS = {"usd": "$", "cad": "$", "aud": "$", "nzd": "$", "sgd": "$", "eur": "€", "gbp": "£"}
 
@@ -113,17 +97,6 @@ class Merchant:
     location_name: str = ""
     address: Address = field(default_factory=Address)
     phone: str = ""
-
-
-@dataclass(frozen=True)
-class LineItem:
-    description: str
-    quantity: int
-    unit_amount: int
-
-    @property
-    def amount(self) -> int:
-        return self.quantity * self.unit_amount
 
 
 @dataclass(frozen=True)
