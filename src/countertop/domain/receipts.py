@@ -16,7 +16,6 @@ from typing import Any, Literal
 from countertop.domain.money import ZERO_DECIMAL
 from countertop.domain.orders import LineItem
 
-
 ReceiptKind = Literal["sale", "refund"]
 
 # Stripe's three-decimal currencies (zero-decimal ones are in `money`); the rest have two.
