@@ -165,6 +165,29 @@ def test_reader_busy_on_another_till_disables_charge_until_it_is_free(
     expect(second.locator("#charge")).to_be_enabled()
 
 
+def test_operator_clears_a_reader_stuck_with_an_abandoned_sale(
+    tills: Tills,
+    admin: httpx.Client,
+    demo_location: dict[str, Any],
+    demo_readers: list[dict[str, Any]],
+) -> None:
+    reader = demo_readers[0]
+    abandoned = admin.post(
+        "/api/orders", json={"location": demo_location["id"], "currency": "usd", "amount": 700}
+    ).raise_for_status()
+    order_id = abandoned.json()["id"]
+    admin.post(f"/api/orders/{order_id}/payments", json={"reader": reader["id"]}).raise_for_status()
+
+    page = tills.signed_in()
+    card = page.locator(f'li[data-reader-id="{reader["id"]}"]')
+    expect(card).to_have_attribute("data-state", "busy")
+    card.get_by_role("button", name="Clear reader").click()
+    card.get_by_role("button", name="Confirm: cancel its payment").click()
+    expect(card).to_have_attribute("data-state", "ready")
+    order = admin.get(f"/api/orders/{order_id}").raise_for_status().json()
+    assert [attempt["status"] for attempt in order["attempts"]] == ["canceled"]
+
+
 def test_reader_taken_offline_shows_why_and_disables_charge(
     tills: Tills, server: Server, demo_readers: list[dict[str, Any]]
 ) -> None:
