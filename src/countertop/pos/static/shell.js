@@ -70,6 +70,9 @@ export async function startPage() {
   for (const loc of all) picker.append(el("option", { value: loc.id }, loc.display_name || loc.id));
   picker.value = location || "";
   $("location-picker").hidden = all.length < 2;
+  const only = all.length === 1 ? all[0] : null;
+  $("location-name").textContent = only ? only.display_name || only.id : "";
+  $("location-name").hidden = !only;
   picker.addEventListener("change", () => {
     localStorage.setItem(LOCATION_KEY, picker.value);
     window.location.reload();
