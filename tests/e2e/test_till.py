@@ -62,6 +62,10 @@ def test_cart_sale_is_approved_with_tip_and_receipt_summary(
     charge(page)
     expect(page.locator("#state-title")).to_have_text("Waiting for card")
     expect(page.locator("#state-detail")).to_contain_text(reader["label"])
+    # This till's own sale holds the reader: it says so, and offers no "clear" for it.
+    own = page.locator(f'li[data-reader-id="{reader["id"]}"]')
+    expect(own).to_have_attribute("data-state", "in-use")
+    expect(own.get_by_role("button", name="Clear reader")).to_have_count(0)
     screenshot(page, "till-waiting-for-card")
 
     present_card(page, VISA, tip="2.00")

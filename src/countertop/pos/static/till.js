@@ -90,7 +90,10 @@ class Till {
     const attempt = this.attempt();
     if (attempt) this.attemptId = attempt.id;
     if (!attempt || attempt.status !== "on_reader") this.presenting = false;
-    this.readers.ownOrderId = order.id;
+    if (this.readers.ownOrderId !== order.id) {
+      this.readers.ownOrderId = order.id;
+      this.readers.render();
+    }
     sessionStorage.setItem(CURRENT_KEY, JSON.stringify({ orderId: order.id, attemptId: this.attemptId }));
     const view = paymentView(order, this.attemptId, { presenting: this.presenting, readerLabel: this.readerLabel(attempt?.reader) });
     renderPayment(view, order);
@@ -132,6 +135,7 @@ class Till {
         this.pending = { signature, order: await api.post("/api/orders", body, { idempotencyKey: key }) };
       }
       const order = this.pending.order;
+      this.readers.ownOrderId = order.id; // the reader's hold by this order is ours, not another till's
       const attempt = await api.post(`/api/orders/${order.id}/payments`, { reader: reader.id });
       this.pending = null;
       this.attemptId = attempt.id;
@@ -139,6 +143,7 @@ class Till {
       $("payment-state").scrollIntoView({ block: "nearest" });
       this.reloadOrder();
     } catch (error) {
+      this.readers.ownOrderId = null;
       const explain = START_ERRORS[error.code];
       this.showMessage("error", "Payment not started", explain ? explain(error.problem) : error.message);
       this.readers.refresh().catch(() => {});
