@@ -15,7 +15,9 @@ function locationName(id) {
 
 async function loadReaders() {
   const lists = await Promise.all(locations.map((loc) => api.get(`/api/readers?location=${encodeURIComponent(loc.id)}`)));
-  readers = lists.flatMap((list) => list.data || []);
+  readers = lists
+    .flatMap((list) => list.data || [])
+    .sort((a, b) => locationName(a.location).localeCompare(locationName(b.location)) || (a.label || "").localeCompare(b.label || ""));
   renderReaders();
 }
 
