@@ -41,7 +41,7 @@ function render() {
     row("Total", money(order.total, cur), "grand"),
   );
   $("receipt-link").href = `/api/orders/${order.id}/receipt?format=html`;
-  $("receipt-link").hidden = order.amount_captured <= 0;
+  $("receipt-tools").hidden = order.amount_captured <= 0;
   const remaining = refundable();
   const form = $("refund-form");
   form.hidden = remaining <= 0;
@@ -114,6 +114,22 @@ $("refund-form").addEventListener("submit", async (event) => {
   } catch (error) {
     showError("refund-error", error.code === "refund_exceeds_captured" ? "That is more than remains to refund." : error.message);
     updateRefundButton();
+  }
+});
+$("email-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const to = $("email-to").value.trim();
+  if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(to)) return showError("email-error", "Enter the customer's email address.");
+  showError("email-error", null);
+  $("email-send").disabled = true;
+  try {
+    await api.post(`/api/orders/${order.id}/receipt/email`, { to });
+    banner(`Receipt sent to ${to}.`, "good");
+    $("email-to").value = "";
+  } catch (error) {
+    showError("email-error", `The receipt was not sent: ${error.message}`);
+  } finally {
+    $("email-send").disabled = false;
   }
 });
 $("capture-order").addEventListener("click", async () => {
