@@ -1,4 +1,8 @@
-"""Fixtures for the authentication tests: the real app on SQLite or PostgreSQL, driven over HTTP."""
+"""Fixtures for the authentication tests: the real app on SQLite or PostgreSQL, driven over HTTP.
+
+The app starts without a Stripe key, so it talks to nothing; the admin comes from
+COUNTERTOP_ADMIN_CREDENTIAL as in production, the demo operator is seeded here.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -15,73 +18,33 @@ from fastapi import FastAPI
 from countertop.backend import auth
 from countertop.backend.app import create_app
 from countertop.backend.settings import Settings
-from tests.conftest import POSTGRES_URL
+from tests.conftest import DATABASES, fresh_database
 
 ADMIN_CREDENTIAL = "admin-" + secrets.token_urlsafe(24)
 OPERATOR_CREDENTIAL = "till-" + secrets.token_urlsafe(24)
 DEMO_LOCATIONS = ["tml_Demo1", "tml_Demo2"]
-PG_ADMIN_DSN = POSTGRES_URL
 BASE_URL = "http://countertop.test"
 
 
-@asynccontextmanager
-async def database_url(kind: str, tmp_path: Path) -> AsyncIterator[str]:
-    """A fresh, empty database of the given kind ("sqlite" or "postgres"), dropped afterwards."""
-    if kind == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'countertop.db'}"
-        return
-    name = "ct_auth_" + secrets.token_hex(6)
-    conn = await asyncpg.connect(PG_ADMIN_DSN)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    try:
-        yield (
-            PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-            + "/"
-            + name
-        )
-    finally:
-        conn = await asyncpg.connect(PG_ADMIN_DSN)
-        try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await conn.close()
-
-
 def settings_for(url: str, **overrides: str) -> Settings:
-    values = {"DATABASE_URL": url, "COUNTERTOP_EMULATOR": "true", **overrides}
+    values = {"DATABASE_URL": url, "COUNTERTOP_ADMIN_CREDENTIAL": ADMIN_CREDENTIAL, **overrides}
     return Settings(_env_file=None, **values)  # type: ignore[call-arg, arg-type]
 
 
 @asynccontextmanager
 async def running_app(settings: Settings) -> AsyncIterator[FastAPI]:
-    """The app with its start-up done and the admin and demo operator seeded."""
+    """The app with its start-up done and the demo operator seeded."""
     app = create_app(settings)
     async with app.router.lifespan_context(app):
-        await auth.ensure_admin(app.state.db, ADMIN_CREDENTIAL)
         await auth.ensure_demo_operator(app.state.db, OPERATOR_CREDENTIAL, DEMO_LOCATIONS)
         yield app
-
-
-def client(app: FastAPI, address: str = "10.0.0.1") -> httpx.AsyncClient:
-    transport = httpx.ASGITransport(app=app, client=(address, 40000))
-    return httpx.AsyncClient(transport=transport, base_url=BASE_URL)
-
-
-def bearer(credential: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {credential}"}
-
-
-DATABASES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 
 @asynccontextmanager
 async def started_app(kind: str, tmp_path: Path, **settings: str) -> AsyncIterator[FastAPI]:
     """The app, started and seeded, on a fresh database of the given kind."""
     async with (
-        database_url(kind, tmp_path) as url,
+        fresh_database(kind, tmp_path) as url,
         running_app(settings_for(url, **settings)) as started,
     ):
         yield started
@@ -94,6 +57,15 @@ async def app_on_each_database(
     """The started app on SQLite and on PostgreSQL (import this to use the `app` fixture)."""
     async with started_app(request.param, tmp_path) as started:
         yield started
+
+
+def client(app: FastAPI, address: str = "10.0.0.1") -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=app, client=(address, 40000))
+    return httpx.AsyncClient(transport=transport, base_url=BASE_URL)
+
+
+def bearer(credential: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {credential}"}
 
 
 async def sign_in(http: httpx.AsyncClient, credential: str) -> str:

@@ -18,7 +18,6 @@ from countertop.backend.auth import Principal, current_principal, require_admin
 from countertop.backend.store import operators as store
 from tests.backend.auth_support import (  # app_on_each_database: the `app` fixture
     ADMIN_CREDENTIAL,
-    DATABASES,
     DEMO_LOCATIONS,
     OPERATOR_CREDENTIAL,
     app_on_each_database,  # noqa: F401
@@ -27,6 +26,7 @@ from tests.backend.auth_support import (  # app_on_each_database: the `app` fixt
     sign_in,
     started_app,
 )
+from tests.conftest import DATABASES
 
 
 async def create(http: httpx.AsyncClient, **body: Any) -> dict[str, Any]:

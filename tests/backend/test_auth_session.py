@@ -16,11 +16,11 @@ from tests.backend.auth_support import (  # app_on_each_database: the `app` fixt
     app_on_each_database,  # noqa: F401
     bearer,
     client,
-    database_url,
     running_app,
     settings_for,
     sign_in,
 )
+from tests.conftest import fresh_database
 
 
 async def test_a_bearer_credential_identifies_the_operator(app: FastAPI) -> None:
@@ -184,7 +184,7 @@ async def test_failed_bearer_credentials_count_towards_the_limit(app: FastAPI) -
 async def test_instances_sharing_the_session_secret_accept_each_others_cookies(
     tmp_path: Path,
 ) -> None:
-    async with database_url("sqlite", tmp_path) as url:
+    async with fresh_database("sqlite", tmp_path) as url:
         shared = settings_for(url, COUNTERTOP_SESSION_SECRET="one-secret-for-every-instance")
         async with (
             running_app(shared) as first,

@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from countertop.backend import auth
 from countertop.backend.jobs.worker import Worker
 from countertop.backend.services.context import Services
 from countertop.backend.services.seed import Demo, register_webhook_endpoint, seed_demo
@@ -39,6 +40,10 @@ async def start(
         demo = await seed_demo(svc)
     elif gateway.configured and not app_state.webhook_secret:
         log.warning("STRIPE_WEBHOOK_SECRET is not set: webhooks are refused; the sweep polls")
+    admin = settings.admin_credential.get_secret_value() if settings.admin_credential else ""
+    if demo is None and admin:
+        # With Stripe itself the admin still comes from the environment: it creates the operators.
+        await auth.ensure_admin(db, admin)
     app_state.demo = demo
     running = None
     if worker and gateway.configured:
