@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -76,6 +76,7 @@ EVENT_OBJECT_SCHEMAS: tuple[tuple[str, str], ...] = (
     ("charge.refund.", "refund"),
     ("charge.", "charge"),
     ("refund.", "refund"),
+    ("setup_intent.", "setup_intent"),
     ("payment_method.", "payment_method"),
 )
 
@@ -124,20 +125,38 @@ def schema_names() -> list[str]:
 def errors_for(instance: Any, schema: str) -> list[str]:
     """Every violation of `components/schemas/<schema>`, as readable one-liners."""
     pointer = "/components/schemas/" + schema.replace("~", "~0").replace("/", "~1")
-    found = _validator_for(pointer).iter_errors(instance)
-    return [_describe(error) for error in sorted(found, key=lambda e: list(e.absolute_path))]
+    return _described(_validator_for(pointer).iter_errors(instance))
+
+
+def _described(errors: Iterable[ValidationError]) -> list[str]:
+    leaves = [leaf for error in errors for leaf in _leaves(error)]
+    leaves.sort(key=lambda e: [str(part) for part in e.absolute_path])
+    return [_describe(leaf) for leaf in leaves]
+
+
+def _leaves(error: ValidationError) -> list[ValidationError]:
+    """For an anyOf/oneOf failure, every error of the branch that got furthest (not `null`)."""
+    if not error.context:
+        return [error]
+    branches: dict[Any, list[ValidationError]] = {}
+    for sub in error.context:
+        branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+    best = max(branches.values(), key=_reach)
+    return [leaf for sub in best for leaf in _leaves(sub)]
+
+
+def _reach(errors: list[ValidationError]) -> tuple[int, int, int]:
+    """How far a failed branch got: deeper paths first, then branches that are not `null`, then
+    branches whose type matched (an expanded object's missing field beats "not a string")."""
+    deepest = max(len(e.absolute_path) for e in errors)
+    not_null = 0 if all(e.validator_value == "null" for e in errors) else 1
+    type_matched = 0 if all(e.validator == "type" for e in errors) else 1
+    return (deepest, not_null, type_matched)
 
 
 def _describe(error: ValidationError) -> str:
-    while error.context:  # anyOf / oneOf: say why the branch that got furthest failed
-        error = max(error.context, key=_depth)
     where = "/".join(str(part) for part in error.absolute_path) or "<root>"
     return f"{where}: {error.message[:300]}"
-
-
-def _depth(error: ValidationError) -> tuple[int, int]:
-    """How far a failed branch got: deeper paths first, then branches that are not `null`."""
-    return (len(error.absolute_path), 0 if error.validator_value == "null" else 1)
 
 
 def assert_valid(instance: Any, schema: str) -> None:
@@ -159,8 +178,7 @@ def list_schema_errors(instance: Any, path: str) -> list[str]:
     """Violations of the 200 response schema of `GET <path>` (a list object) in the spec."""
     escaped = path.replace("~", "~0").replace("/", "~1")
     pointer = f"/paths/{escaped}/get/responses/200/content/application~1json/schema"
-    found = _validator_for(pointer).iter_errors(instance)
-    return [_describe(error) for error in sorted(found, key=lambda e: list(e.absolute_path))]
+    return _described(_validator_for(pointer).iter_errors(instance))
 
 
 def assert_valid_list(instance: Any, path: str) -> None:
