@@ -64,8 +64,11 @@ class Till {
   }
 
   async reloadOrder() {
+    const id = this.order?.id;
+    if (!id) return;
     try {
-      this.show(await api.get(`/api/orders/${this.order.id}`));
+      const order = await api.get(`/api/orders/${id}`);
+      if (this.order?.id === id) this.show(order); // not if the operator moved on meanwhile
     } catch {
       // The next tick or event brings it.
     }
@@ -86,6 +89,9 @@ class Till {
   }
 
   show(order) {
+    // History only grows: a snapshot with less of it is older than the one on screen.
+    const shown = this.order?.id === order.id ? (this.order.history || []).length : 0;
+    if ((order.history || []).length < shown) return;
     this.order = order;
     const attempt = this.attempt();
     if (attempt) this.attemptId = attempt.id;
