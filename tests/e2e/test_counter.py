@@ -1,4 +1,4 @@
-"""Sales at the counter in a real browser: sell, decline and retry, cancel, busy and offline readers."""
+"""Counter sales in a real browser: sell, decline and retry, cancel, busy and offline readers."""
 
 from __future__ import annotations
 
