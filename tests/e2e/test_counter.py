@@ -28,10 +28,14 @@ pytestmark = pytest.mark.e2e
 Screenshot = Callable[[Page, str], None]
 
 
-def test_operator_signs_in_with_the_keyboard_and_signs_out(tills: Tills) -> None:
+def test_operator_signs_in_with_the_keyboard_and_signs_out(
+    tills: Tills, screenshot: Screenshot
+) -> None:
     page = tills.page()
     page.goto("/")
     expect(page.get_by_role("heading", name="Sign in to the till")).to_be_visible()
+    expect(page.locator("#mode-note")).to_contain_text("emulator")
+    screenshot(page, "sign-in")
     page.get_by_label("Operator credential").type(OPERATOR_CREDENTIAL)
     page.keyboard.press("Enter")
     page.wait_for_url("**/till")
