@@ -59,3 +59,15 @@ async def test_a_deleted_operator_is_signed_out_everywhere(backend: Backend) -> 
             assert (await admin.delete(f"/api/operators/{temp['id']}")).status_code == 204
         problem(await browser.get("/api/readers"), 401, "unauthenticated")
         problem(await api_client.get("/api/readers"), 401, "unauthenticated")
+
+
+async def test_operators_are_created_only_for_locations_stripe_knows(backend: Backend) -> None:
+    async with backend.client(ADMIN) as admin:
+        refused = await admin.post(
+            "/api/operators",
+            json={"name": "Typo till", "locations": [backend.demo.location_id, "tml_Typo"]},
+        )
+        body = problem(refused, 400, "validation_error")
+        assert "tml_Typo" in body["detail"]
+        names = [op["name"] for op in (await admin.get("/api/operators")).json()["data"]]
+        assert "Typo till" not in names

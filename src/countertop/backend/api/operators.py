@@ -13,6 +13,7 @@ from countertop.backend.api.problem_docs import problem_responses
 from countertop.backend.auth import Principal, require_admin
 from countertop.backend.auth_credentials import new_credential
 from countertop.backend.errors import ApiError
+from countertop.backend.services import locations
 from countertop.backend.store import operators as store
 
 log = logging.getLogger("countertop.auth")
@@ -75,6 +76,7 @@ async def list_operators(request: Request, _: Principal = Depends(require_admin)
 async def create_operator(
     body: NewOperatorIn, request: Request, admin: Principal = Depends(require_admin)
 ) -> CreatedOperator:
+    await _check_locations_exist(request, body.locations)
     credential = new_credential()
     row = await auth.create_operator(
         request.app.state.db, body.name, body.role, list(body.locations), credential
@@ -82,6 +84,25 @@ async def create_operator(
     log.info("operator created", extra={"operator_id": row.id, "by": admin.id})
     out = OperatorOut.of(auth.principal_of(row))
     return CreatedOperator(**out.model_dump(), credential=credential)
+
+
+async def _check_locations_exist(request: Request, location_ids: list[str]) -> None:
+    """Refuse locations Stripe does not know (a typo would leave the operator seeing nothing).
+
+    Without a Stripe key there is nothing to check against, and the ids are taken as given."""
+    svc = getattr(request.app.state, "services", None)
+    if svc is None or not svc.gateway.configured or not location_ids:
+        return
+    known = {loc["id"] for loc in await locations.list_locations(svc, None)}
+    unknown = sorted(set(location_ids) - known)
+    if unknown:
+        raise ApiError(
+            400,
+            "validation_error",
+            "Invalid request",
+            f"Unknown location: {', '.join(unknown)}.",
+            errors=[{"loc": ["body", "locations"], "msg": "unknown location", "type": "unknown"}],
+        )
 
 
 @router.delete(
