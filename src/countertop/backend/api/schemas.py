@@ -13,16 +13,16 @@ class Body(BaseModel):
 
 class LineItemIn(Body):
     description: str = Field(min_length=1, max_length=200)
-    quantity: int = Field(ge=1, le=10_000)
-    unit_amount: int = Field(ge=0, le=99_999_999)
+    quantity: int = Field(strict=True, ge=1, le=10_000)
+    unit_amount: int = Field(strict=True, ge=0, le=99_999_999)
 
 
 class OrderIn(Body):
     location: str = ID
     currency: str | None = Field(default=None, min_length=3, max_length=3)
     line_items: list[LineItemIn] | None = Field(default=None, max_length=100)
-    tax: int = Field(default=0, ge=0, le=99_999_999)
-    amount: int | None = Field(default=None, ge=1, le=99_999_999)
+    tax: int = Field(default=0, strict=True, ge=0, le=99_999_999)
+    amount: int | None = Field(default=None, strict=True, ge=1, le=99_999_999)
 
 
 class PaymentIn(Body):
@@ -47,7 +47,7 @@ class ReaderPatch(Body):
 
 class SimulateIn(Body):
     card_number: str | None = Field(default=None, min_length=12, max_length=19, pattern=r"^[0-9]+$")
-    amount_tip: int | None = Field(default=None, ge=0, le=99_999_999)
+    amount_tip: int | None = Field(default=None, strict=True, ge=0, le=99_999_999)
     type: str | None = Field(default=None, max_length=32)
 
 
