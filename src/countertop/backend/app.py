@@ -16,6 +16,7 @@ from countertop.backend.api import (
     orders,
     payments,
     readers,
+    receipts,
     session,
     system,
 )
@@ -65,5 +66,6 @@ def create_app(
     install_error_handlers(app)
     for module in (system, session, locations, readers, orders, payments, events, webhooks, ops):
         app.include_router(module.router)
+    app.include_router(receipts.router)
     app.include_router(pos.router)
     return app

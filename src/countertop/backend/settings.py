@@ -41,6 +41,8 @@ class Settings(BaseSettings):
         default=300.0, alias="COUNTERTOP_READER_ACTION_TIMEOUT"
     )
     smtp_url: str | None = Field(default=None, alias="COUNTERTOP_SMTP_URL")
+    # The business name printed on receipts; each location's display name when unset.
+    merchant_name: str | None = Field(default=None, alias="COUNTERTOP_MERCHANT_NAME")
     log_format: Literal["text", "json"] = Field(default="text", alias="COUNTERTOP_LOG_FORMAT")
     log_level: str = Field(default="INFO", alias="COUNTERTOP_LOG_LEVEL")
 
