@@ -23,6 +23,7 @@ from countertop.backend.doctor import (
 )
 from countertop.backend.settings import Settings
 from countertop.backend.store.db import Database
+from tests.backend.stack import Backend
 
 PUBLIC = "https://till.example.com"
 
@@ -392,3 +393,29 @@ def test_cli_exit_code_is_non_zero_only_on_failure(
     assert result.exit_code == exit_code, result.output
     assert "cannot resolve api.stripe.com" in result.output
     assert seen == {"timeout": 1.5, "expected_mode": "live"}
+
+
+async def test_against_a_running_backend_and_the_emulator(backend: Backend) -> None:
+    """The real gateway: the endpoint serve registered and the demo readers pass."""
+    settings = backend.app.state.settings
+
+    async def loopback(host: str) -> list[str]:
+        return ["127.0.0.1"]
+
+    checks = by_name(
+        await diagnose(
+            settings,
+            Probes(resolve=loopback, latest_release=newest, installed=lambda p: "16.0.0"),
+        )
+    )
+    assert {name: c.status for name, c in checks.items()} == {
+        "Stripe secret key": "pass",
+        "Webhook signing secret": "pass",
+        "Database": "pass",
+        "DNS": "pass",
+        "HTTPS": "pass",
+        "Webhook endpoint": "pass",
+        "Readers": "pass",
+        "stripe library": "pass",
+    }, checks
+    assert "/webhooks/stripe" in checks["Webhook endpoint"].detail
