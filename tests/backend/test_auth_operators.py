@@ -87,6 +87,10 @@ async def test_operators_cannot_manage_operators(app: FastAPI) -> None:
         {"name": "Bad place", "locations": ["not-a-location"]},
         {"name": "Bad role", "role": "owner", "locations": ["tml_A"]},
         {"name": 7, "locations": ["tml_A"]},
+        {"name": "   ", "locations": ["tml_A"]},
+        {"name": "Till\u0000one", "locations": ["tml_A"]},
+        {"name": "Till\none", "locations": ["tml_A"]},
+        {"name": "x" * 201, "locations": ["tml_A"]},
     ],
 )
 async def test_invalid_operators_are_refused_with_validation_errors(

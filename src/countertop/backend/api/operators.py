@@ -39,7 +39,12 @@ class OperatorList(BaseModel):
 
 
 class NewOperatorIn(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
+    name: Annotated[
+        str,
+        StringConstraints(
+            strip_whitespace=True, min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$"
+        ),
+    ]
     role: Literal["operator", "admin"] = "operator"
     locations: list[LocationId] = Field(default_factory=list, max_length=1000)
 
