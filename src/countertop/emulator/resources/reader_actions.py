@@ -183,16 +183,17 @@ def refund_payment(ctx: Ctx) -> Obj:
         raise invalid("You must pass either a charge or a payment_intent.", "charge")
     amount = payments.refundable(ctx, charge, p.integer(params, "amount", minimum=1))
     config = _config(params, "refund_payment_config", ("enable_customer_cancellation",))
-    details: dict[str, Any] = {
+    given = {
         "amount": amount,
         "charge": charge["id"],
         "metadata": p.metadata(None, params.get("metadata")),
         "payment_intent": charge["payment_intent"],
         "reason": p.choice(params, "reason", ("duplicate", "fraudulent", "requested_by_customer")),
-        "refund": None,
         "refund_application_fee": p.boolean(params, "refund_application_fee"),
         "reverse_transfer": p.boolean(params, "reverse_transfer"),
     }
+    # Stripe leaves out what was not given (and `refund` until there is one).
+    details: dict[str, Any] = {key: value for key, value in given.items() if value is not None}
     if config is not None:
         details["refund_payment_config"] = config
     return device.start(ctx, reader, device.new_action("refund_payment", details))

@@ -107,7 +107,7 @@ def process_setup_intent(ctx: Ctx) -> Obj:
     config = p.mapping(params, "process_config")
     if setup["status"] != "requires_payment_method":
         raise device.invalid_intent("Setup intent")
-    details: dict[str, Any] = {"setup_intent": setup["id"], "generated_card": None}
+    details: dict[str, Any] = {"setup_intent": setup["id"]}
     if config is not None:
         p.allowed(config, ("enable_customer_cancellation",), "process_config")
         details["process_config"] = {
