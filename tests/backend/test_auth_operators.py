@@ -121,6 +121,9 @@ async def test_deleting_an_operator_revokes_its_credential_and_sessions(app: Fas
         )
         assert again.status_code == 404
         assert again.json()["code"] == "not_found"
+        for odd in ("op_%00", "%E2%82%AC", "x" * 300):
+            odd_one = await admin.delete(f"/api/operators/{odd}", headers=bearer(ADMIN_CREDENTIAL))
+            assert (odd_one.status_code, odd_one.json()["code"]) == (404, "not_found"), odd
     async with app.state.db.session() as s:
         left = await s.execute(
             select(store.OperatorSessionRow).where(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -20,6 +21,7 @@ log = logging.getLogger("countertop.auth")
 
 router = APIRouter(tags=["operators"])
 
+OPERATOR_ID = re.compile(r"op_[0-9a-f]{24}")
 LocationId = Annotated[str, StringConstraints(pattern=r"^tml_[A-Za-z0-9]{1,60}$")]
 
 
@@ -121,9 +123,11 @@ async def delete_operator(
         raise ApiError(
             409, "invalid_state", "Cannot delete yourself", "Sign in as another admin to do this."
         )
-    async with request.app.state.db.session() as s:
-        deleted = await store.delete_operator(s, operator_id)
-        await s.commit()
+    deleted = False
+    if OPERATOR_ID.fullmatch(operator_id):  # anything else cannot name an operator
+        async with request.app.state.db.session() as s:
+            deleted = await store.delete_operator(s, operator_id)
+            await s.commit()
     if not deleted:
         raise ApiError(404, "not_found", "Not found", f"No operator {operator_id}.")
     log.info("operator deleted", extra={"operator_id": operator_id, "by": admin.id})
