@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from countertop import __version__
-from countertop.backend import webhooks
+from countertop.backend import reconcile_schedule, webhooks
 from countertop.backend.api import (
     events,
     locations,
@@ -17,6 +17,7 @@ from countertop.backend.api import (
     payments,
     readers,
     receipts,
+    reconcile,
     session,
     system,
 )
@@ -45,11 +46,13 @@ def create_app(
         await hub.start()
         app.state.hub = hub
         payments = await runtime.start(app.state, db, settings)
+        daily = reconcile_schedule.start_daily(payments.services)
         if on_ready is not None:
             on_ready(payments.demo)
         try:
             yield
         finally:
+            await reconcile_schedule.stop_daily(daily)
             await runtime.stop(payments)
             await hub.close()
             await db.dispose()
@@ -67,5 +70,6 @@ def create_app(
     for module in (system, session, locations, readers, orders, payments, events, webhooks, ops):
         app.include_router(module.router)
     app.include_router(receipts.router)
+    app.include_router(reconcile.router)
     app.include_router(pos.router)
     return app

@@ -43,6 +43,10 @@ class Settings(BaseSettings):
     smtp_url: str | None = Field(default=None, alias="COUNTERTOP_SMTP_URL")
     # The business name printed on receipts; each location's display name when unset.
     merchant_name: str | None = Field(default=None, alias="COUNTERTOP_MERCHANT_NAME")
+    # The daily reconciliation of the day before: local time HH:MM in reconcile_tz, or "off".
+    reconcile_at: str = Field(default="02:00", alias="COUNTERTOP_RECONCILE_AT")
+    reconcile_tz: str = Field(default="UTC", alias="COUNTERTOP_RECONCILE_TZ")
+    reconcile_fix: bool = Field(default=False, alias="COUNTERTOP_RECONCILE_FIX")
     log_format: Literal["text", "json"] = Field(default="text", alias="COUNTERTOP_LOG_FORMAT")
     log_level: str = Field(default="INFO", alias="COUNTERTOP_LOG_LEVEL")
 
