@@ -7,6 +7,7 @@ the charge, refund or setup it stands for, and a ``terminal.reader.action_*`` ev
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from typing import Any
 
 from countertop.emulator import cards, payments
@@ -52,6 +53,18 @@ def invalid_intent(kind: str = "Payment intent") -> StripeError:
         "intent_invalid_state",
         f"{kind} must be in the requires_payment_method state to be processed by a reader.",
     )
+
+
+@dataclass(frozen=True)
+class Presented:
+    """A card presented on the reader: which test card, as which method type, with what tip."""
+
+    card: Card
+    method_type: str
+    tip: int | None = None
+
+    def with_tip(self, tip: int | None) -> Presented:
+        return replace(self, tip=tip)
 
 
 def new_action(action_type: str, details: dict[str, Any], status: str = "in_progress") -> Obj:
@@ -145,8 +158,7 @@ def present(ctx: Ctx, reader: Obj, method_type: str, number: str | None, tip: in
             f"The reader's {action['type']} action does not accept a payment method.",
         )
     card = card_for(method_type, number)
-    if card.brand == "interac":
-        method_type = "interac_present"
+    presented = Presented(card, "interac_present" if card.brand == "interac" else method_type, tip)
     delay = switches.action_delay_ms
     if delay is None:
         delay = ctx.emulator.action_delay_ms
@@ -158,36 +170,28 @@ def present(ctx: Ctx, reader: Obj, method_type: str, number: str | None, tip: in
             ctx,
             reader["id"],
             switches.generation,
-            card,
-            method_type,
-            tip,
+            presented,
         )
         return reader
-    finish(ctx, reader, card, method_type, tip)
+    finish(ctx, reader, presented)
     return reader
 
 
-def _finish_later(
-    ctx: Ctx, reader_id: str, generation: int, card: Card, method_type: str, tip: int | None
-) -> None:
+def _finish_later(ctx: Ctx, reader_id: str, generation: int, presented: Presented) -> None:
     reader = ctx.account.get("readers", reader_id)
     switches = ctx.emulator.readers.get(reader_id)
     if reader is None or switches is None or switches.generation != generation:
         return
-    finish(
-        Ctx(ctx.emulator, ctx.account, api_version=ctx.api_version), reader, card, method_type, tip
-    )
+    finish(Ctx(ctx.emulator, ctx.account, api_version=ctx.api_version), reader, presented)
 
 
-def finish(ctx: Ctx, reader: Obj, card: Card, method_type: str, tip: int | None) -> None:
+def finish(ctx: Ctx, reader: Obj, presented: Presented) -> None:
     from countertop.emulator import device_actions
 
     switches = ctx.emulator.switches(reader["id"])
     switches.phase = "idle"
     action = reader["action"]
-    device_actions.COMPLETIONS[action["type"]](
-        ctx, reader, action, card, method_type, tip, switches
-    )
+    device_actions.COMPLETIONS[action["type"]](ctx, reader, action, presented, switches)
     ctx.account.changed("readers", reader)
 
 
@@ -207,21 +211,16 @@ def fail(
 
 
 def pay(
-    ctx: Ctx,
-    reader: Obj,
-    action: Obj,
-    pi: Obj,
-    card: Card,
-    method_type: str,
-    tip: int | None,
-    pm: Obj | None = None,
+    ctx: Ctx, reader: Obj, action: Obj, pi: Obj, presented: Presented, pm: Obj | None = None
 ) -> None:
     """Authorize ``pi`` for a reader action and end the action accordingly."""
     if pi["status"] not in ("requires_payment_method", "requires_confirmation"):
         error = invalid_intent()
         fail(ctx, reader, action, "intent_invalid_state", error.message, error.to_object())
         return
-    decline, _charge = payments.authorize(ctx, pi, card, method_type, reader, tip, pm)
+    decline, _charge = payments.authorize(
+        ctx, pi, presented.card, presented.method_type, reader, presented.tip, pm
+    )
     if decline is None:
         succeed(ctx, reader, action)
     else:

@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from countertop.emulator import cards, objects, payments
-from countertop.emulator.cards import Card
 from countertop.emulator.context import Ctx
-from countertop.emulator.device import fail, invalid_intent, pay, succeed
+from countertop.emulator.device import Presented, fail, invalid_intent, pay, succeed
 from countertop.emulator.faults import ReaderSwitches
 from countertop.emulator.store import Obj
 
-Completion = Callable[[Ctx, Obj, Obj, Card, str, int | None, ReaderSwitches], None]
+Completion = Callable[[Ctx, Obj, Obj, Presented, ReaderSwitches], None]
 
 
 def _intent(ctx: Ctx, action: Obj) -> Obj | None:
@@ -26,55 +25,35 @@ def _tip(config: Obj | None, tip: int | None) -> int | None:
 
 
 def process_payment_intent(
-    ctx: Ctx,
-    reader: Obj,
-    action: Obj,
-    card: Card,
-    method_type: str,
-    tip: int | None,
-    _: ReaderSwitches,
+    ctx: Ctx, reader: Obj, action: Obj, card: Presented, _: ReaderSwitches
 ) -> None:
     pi = _intent(ctx, action)
     if pi is None:
         return
     config = action["process_payment_intent"].get("process_config")
-    pay(ctx, reader, action, pi, card, method_type, _tip(config, tip))
+    pay(ctx, reader, action, pi, card.with_tip(_tip(config, card.tip)))
 
 
 def collect_payment_method(
-    ctx: Ctx,
-    reader: Obj,
-    action: Obj,
-    card: Card,
-    method_type: str,
-    tip: int | None,
-    switches: ReaderSwitches,
+    ctx: Ctx, reader: Obj, action: Obj, card: Presented, switches: ReaderSwitches
 ) -> None:
     pi = _intent(ctx, action)
     if pi is None or pi["status"] != "requires_payment_method":
         error = invalid_intent()
         fail(ctx, reader, action, "intent_invalid_state", error.message, error.to_object())
         return
-    pm = objects.payment_method(ctx, card, method_type)
+    pm = objects.payment_method(ctx, card.card, card.method_type)
     pi["payment_method"] = pm["id"]
     pi["status"] = "requires_confirmation"
     ctx.account.changed("payment_intents", pi)
     action["collect_payment_method"]["payment_method"] = pm
     config = action["collect_payment_method"].get("collect_config")
     switches.phase = "collected"
-    switches.collected = (card, method_type, _tip(config, tip))
+    switches.collected = card.with_tip(_tip(config, card.tip))
     ctx.emit("terminal.reader.action_updated", reader)
 
 
-def refund_payment(
-    ctx: Ctx,
-    reader: Obj,
-    action: Obj,
-    card: Card,
-    method_type: str,
-    tip: int | None,
-    _: ReaderSwitches,
-) -> None:
+def refund_payment(ctx: Ctx, reader: Obj, action: Obj, card: Presented, _: ReaderSwitches) -> None:
     details = action["refund_payment"]
     charge = ctx.account.get("charges", details["charge"])
     if charge is None:
@@ -93,17 +72,11 @@ def refund_payment(
 
 
 def process_setup_intent(
-    ctx: Ctx,
-    reader: Obj,
-    action: Obj,
-    card: Card,
-    method_type: str,
-    tip: int | None,
-    _: ReaderSwitches,
+    ctx: Ctx, reader: Obj, action: Obj, card: Presented, _: ReaderSwitches
 ) -> None:
     from countertop.emulator.resources.setup_intents import complete_on_reader
 
-    complete_on_reader(ctx, reader, action, card, method_type)
+    complete_on_reader(ctx, reader, action, card.card, card.method_type)
 
 
 COMPLETIONS: dict[str, Completion] = {

@@ -219,11 +219,15 @@ class Emulator:
         with self.lock:
             return self.webhooks.pending
 
-    def flush_webhooks(self, timeout: float = 10.0) -> bool:
-        """Block (in a thread other than the loop's) until every delivery is done."""
+    def _flush_started(self, timeout: float) -> float:
+        """Release held deliveries; the deadline to wait for the rest."""
         with self.lock:
             self.webhooks.release_held()
-        deadline = time.monotonic() + timeout
+        return time.monotonic() + timeout
+
+    def flush_webhooks(self, timeout: float = 10.0) -> bool:
+        """Block (in a thread other than the loop's) until every delivery is done."""
+        deadline = self._flush_started(timeout)
         while self.pending_webhooks() > 0:
             if time.monotonic() > deadline:
                 return False
@@ -231,9 +235,8 @@ class Emulator:
         return True
 
     async def flush_webhooks_async(self, timeout: float = 10.0) -> bool:
-        with self.lock:
-            self.webhooks.release_held()
-        deadline = time.monotonic() + timeout
+        """``flush_webhooks`` for coroutines running on any event loop."""
+        deadline = self._flush_started(timeout)
         while self.pending_webhooks() > 0:
             if time.monotonic() > deadline:
                 return False

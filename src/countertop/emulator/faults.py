@@ -90,5 +90,5 @@ class ReaderSwitches:
     action_delay_ms: int | None = None
     auto_present: AutoPresent | None = None
     generation: int = 0
-    # The card held after collect_payment_method: (card, payment method type, tip).
-    collected: tuple[Any, str, int | None] | None = None
+    # The card held after collect_payment_method (a device.Presented).
+    collected: Any = None

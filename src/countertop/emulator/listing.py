@@ -38,6 +38,14 @@ def list_page(
     return {"object": "list", "data": items, "has_more": has_more, "url": url}
 
 
+def equal_to(params: p.Params, names: tuple[str, ...]) -> Callable[[Obj], bool] | None:
+    """A list filter keeping objects whose fields equal the given parameters (None: no filter)."""
+    wanted = {name: params[name] for name in names if params.get(name)}
+    if not wanted:
+        return None
+    return lambda obj: all(obj.get(name) == value for name, value in wanted.items())
+
+
 def _resolve(account: Account, value: Any, path: str) -> Any:
     if isinstance(value, str):
         name = collection_of(value)

@@ -7,7 +7,7 @@ from typing import Any
 from countertop.emulator import cards, objects
 from countertop.emulator.cards import Card, Decline
 from countertop.emulator.context import Ctx
-from countertop.emulator.errors import invalid
+from countertop.emulator.errors import invalid, no_such
 from countertop.emulator.ids import new_id
 from countertop.emulator.store import Obj
 
@@ -109,6 +109,35 @@ def release(ctx: Ctx, pi: Obj) -> None:
     charge["refunded"] = True
     ctx.account.changed("charges", charge)
     ctx.emit("charge.refunded", charge)
+
+
+def charge_to_refund(ctx: Ctx, charge_id: str | None, intent_id: str | None) -> Obj:
+    """The charge a refund names, directly or through its PaymentIntent's latest charge."""
+    if charge_id and intent_id:
+        raise invalid("You can only pass one of charge or payment_intent.", "payment_intent")
+    if charge_id:
+        charge = ctx.account.get("charges", charge_id)
+        if charge is None:
+            raise no_such("charge", charge_id, "charge")
+        return charge
+    if not intent_id:
+        raise invalid(
+            "One of the following params should be provided for this request: "
+            "payment_intent or charge.",
+            None,
+            "parameter_missing",
+        )
+    pi = ctx.account.get("payment_intents", intent_id)
+    if pi is None:
+        raise no_such("payment_intent", intent_id, "payment_intent")
+    latest = ctx.account.get("charges", pi.get("latest_charge") or "")
+    if latest is None or latest["status"] != "succeeded":
+        raise invalid(
+            f"This PaymentIntent ({intent_id}) does not have a successful charge to refund.",
+            "payment_intent",
+            "charge_not_refundable",
+        )
+    return latest
 
 
 def refundable(ctx: Ctx, charge: Obj, amount: int | None) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from countertop.emulator import params as p
 from countertop.emulator.context import Ctx
-from countertop.emulator.listing import LIST_PARAMS, list_page
+from countertop.emulator.listing import LIST_PARAMS, equal_to, list_page
 from countertop.emulator.resources.common import load
 from countertop.emulator.routing import Route
 from countertop.emulator.store import Obj
@@ -18,16 +18,7 @@ def retrieve(ctx: Ctx) -> Obj:
 def list_all(ctx: Ctx) -> Obj:
     params = ctx.params
     p.allowed(params, (*LIST_PARAMS, "payment_intent", "customer", "created"))
-    intent = p.text(params, "payment_intent")
-    customer = p.text(params, "customer")
-    keep = None
-    if intent or customer:
-
-        def keep(charge: Obj) -> bool:
-            return (not intent or charge["payment_intent"] == intent) and (
-                not customer or charge["customer"] == customer
-            )
-
+    keep = equal_to(params, ("payment_intent", "customer"))
     return list_page(ctx.account, "charges", params, "/v1/charges", "charge", keep)
 
 

@@ -64,28 +64,25 @@ def _check_intent(
         )
 
 
-def process_payment_intent(ctx: Ctx) -> Obj:
+def _start_payment(ctx: Ctx, action_type: str, config_name: str, extra: dict[str, Any]) -> Obj:
+    """Start a payment action (process or collect) with its config."""
     reader = find(ctx)
-    p.allowed(ctx.params, ("payment_intent", "process_config"))
+    p.allowed(ctx.params, ("payment_intent", config_name))
     pi = _payment_intent(ctx)
-    config = _config(ctx.params, "process_config", _PROCESS_CONFIG)
+    config = _config(ctx.params, config_name, _PROCESS_CONFIG)
     _check_intent(pi)
-    details: dict[str, Any] = {"payment_intent": pi["id"]}
+    details: dict[str, Any] = {"payment_intent": pi["id"], **extra}
     if config is not None:
-        details["process_config"] = config
-    return device.start(ctx, reader, device.new_action("process_payment_intent", details))
+        details[config_name] = config
+    return device.start(ctx, reader, device.new_action(action_type, details))
+
+
+def process_payment_intent(ctx: Ctx) -> Obj:
+    return _start_payment(ctx, "process_payment_intent", "process_config", {})
 
 
 def collect_payment_method(ctx: Ctx) -> Obj:
-    reader = find(ctx)
-    p.allowed(ctx.params, ("payment_intent", "collect_config"))
-    pi = _payment_intent(ctx)
-    config = _config(ctx.params, "collect_config", _PROCESS_CONFIG)
-    _check_intent(pi)
-    details: dict[str, Any] = {"payment_intent": pi["id"], "payment_method": None}
-    if config is not None:
-        details["collect_config"] = config
-    return device.start(ctx, reader, device.new_action("collect_payment_method", details))
+    return _start_payment(ctx, "collect_payment_method", "collect_config", {"payment_method": None})
 
 
 def confirm_payment_intent(ctx: Ctx) -> Obj:
@@ -109,7 +106,7 @@ def confirm_payment_intent(ctx: Ctx) -> Obj:
         )
     if switches.offline or reader["status"] == "offline":
         raise device.offline()
-    card, method_type, tip = switches.collected
+    presented = switches.collected
     pm = ctx.account.get("payment_methods", pi["payment_method"])
     details: dict[str, Any] = {"payment_intent": pi["id"]}
     if config is not None:
@@ -119,7 +116,7 @@ def confirm_payment_intent(ctx: Ctx) -> Obj:
     switches.phase = "idle"
     switches.collected = None
     switches.generation += 1
-    device.pay(ctx, reader, confirm, pi, card, method_type, tip, pm)
+    device.pay(ctx, reader, confirm, pi, presented, pm)
     return ctx.account.changed("readers", reader)
 
 
@@ -172,15 +169,9 @@ def refund_payment(ctx: Ctx) -> Obj:
             "reason",
         ),
     )
-    charge_id = p.text(params, "charge")
-    intent_id = p.text(params, "payment_intent")
-    if charge_id:
-        charge = load(ctx, "charges", "charge", charge_id, "charge")
-    elif intent_id:
-        pi = load(ctx, "payment_intents", "payment_intent", intent_id, "payment_intent")
-        charge = load(ctx, "charges", "charge", pi.get("latest_charge") or "", "payment_intent")
-    else:
-        raise invalid("You must pass either a charge or a payment_intent.", "charge")
+    charge = payments.charge_to_refund(
+        ctx, p.text(params, "charge"), p.text(params, "payment_intent")
+    )
     amount = payments.refundable(ctx, charge, p.integer(params, "amount", minimum=1))
     config = _config(params, "refund_payment_config", ("enable_customer_cancellation",))
     given = {

@@ -8,7 +8,7 @@ from countertop.emulator import params as p
 from countertop.emulator.context import Ctx
 from countertop.emulator.errors import invalid
 from countertop.emulator.ids import new_id, serial_number
-from countertop.emulator.listing import LIST_PARAMS, list_page
+from countertop.emulator.listing import LIST_PARAMS, equal_to, list_page
 from countertop.emulator.resources.common import deleted, load
 from countertop.emulator.routing import Route
 from countertop.emulator.store import Obj
@@ -102,14 +102,8 @@ def list_all(ctx: Ctx) -> Obj:
     p.allowed(params, (*LIST_PARAMS, *filters))
     p.choice(params, "device_type", DEVICE_TYPES)
     p.choice(params, "status", ("online", "offline"))
-    wanted = {name: params[name] for name in filters if params.get(name)}
-
-    def keep(reader: Obj) -> bool:
-        return all(reader.get(name) == value for name, value in wanted.items())
-
-    return list_page(
-        ctx.account, "readers", params, "/v1/terminal/readers", KIND, keep if wanted else None
-    )
+    keep = equal_to(params, filters)
+    return list_page(ctx.account, "readers", params, "/v1/terminal/readers", KIND, keep)
 
 
 ROUTES: list[Route] = [

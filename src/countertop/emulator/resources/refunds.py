@@ -6,7 +6,7 @@ from countertop.emulator import params as p
 from countertop.emulator import payments
 from countertop.emulator.context import Ctx
 from countertop.emulator.errors import invalid
-from countertop.emulator.listing import LIST_PARAMS, list_page
+from countertop.emulator.listing import LIST_PARAMS, equal_to, list_page
 from countertop.emulator.resources.common import load
 from countertop.emulator.routing import Route
 from countertop.emulator.store import Obj
@@ -29,29 +29,9 @@ def create(ctx: Ctx) -> Obj:
             "instructions_email",
         ),
     )
-    charge_id = p.text(params, "charge")
-    intent_id = p.text(params, "payment_intent")
-    if charge_id and intent_id:
-        raise invalid("You can only pass one of charge or payment_intent.", "payment_intent")
-    if charge_id:
-        charge = load(ctx, "charges", "charge", charge_id, "charge")
-    elif intent_id:
-        pi = load(ctx, "payment_intents", "payment_intent", intent_id, "payment_intent")
-        latest = ctx.account.get("charges", pi.get("latest_charge") or "")
-        if latest is None or latest["status"] != "succeeded":
-            raise invalid(
-                f"This PaymentIntent ({intent_id}) does not have a successful charge to refund.",
-                "payment_intent",
-                "charge_not_refundable",
-            )
-        charge = latest
-    else:
-        raise invalid(
-            "One of the following params should be provided for this request: "
-            "payment_intent or charge.",
-            None,
-            "parameter_missing",
-        )
+    charge = payments.charge_to_refund(
+        ctx, p.text(params, "charge"), p.text(params, "payment_intent")
+    )
     if charge["payment_method_details"]["type"] == "interac_present":
         raise invalid(
             "Interac charges can only be refunded in person: use the reader's refund_payment "
@@ -80,16 +60,7 @@ def update(ctx: Ctx) -> Obj:
 def list_all(ctx: Ctx) -> Obj:
     params = ctx.params
     p.allowed(params, (*LIST_PARAMS, "charge", "payment_intent", "created"))
-    charge = p.text(params, "charge")
-    intent = p.text(params, "payment_intent")
-    keep = None
-    if charge or intent:
-
-        def keep(refund: Obj) -> bool:
-            return (not charge or refund["charge"] == charge) and (
-                not intent or refund["payment_intent"] == intent
-            )
-
+    keep = equal_to(params, ("charge", "payment_intent"))
     return list_page(ctx.account, "refunds", params, "/v1/refunds", "refund", keep)
 
 
