@@ -8,6 +8,8 @@ from pathlib import Path
 from fastapi import FastAPI
 from sqlalchemy import update
 
+from countertop.backend import auth, auth_cache
+from countertop.backend.auth_cache import PrincipalCache
 from countertop.backend.store.operators import OperatorSessionRow
 from tests.backend.auth_support import (  # app_on_each_database: the `app` fixture
     ADMIN_CREDENTIAL,
@@ -218,3 +220,39 @@ async def test_the_openapi_document_declares_both_ways_to_authenticate(app: Fast
     for method, path in (("get", "/api/operators"), ("get", "/api/session")):
         assert document["paths"][path][method]["security"] == [{"credential": []}, {"session": []}]
     assert "security" not in document["paths"]["/api/session"]["post"]
+
+
+async def test_another_instance_drops_a_deleted_operator_once_its_memory_expires(
+    tmp_path: Path,
+) -> None:
+    clock = [0.0]
+    async with fresh_database("sqlite", tmp_path) as url:
+        shared = settings_for(url, COUNTERTOP_SESSION_SECRET="one-secret-for-every-instance")
+        async with running_app(shared) as first, running_app(shared) as second:
+            auth.auth_state(second).cache = PrincipalCache(clock=lambda: clock[0])
+            async with client(first) as admin:
+                created = await admin.post(
+                    "/api/operators",
+                    json={"name": "Roaming till", "locations": ["tml_A"]},
+                    headers=bearer(ADMIN_CREDENTIAL),
+                )
+                credential, operator_id = created.json()["credential"], created.json()["id"]
+            async with client(second) as till:
+                await sign_in(till, credential)
+                assert (await till.get("/api/session")).status_code == 200
+                assert (
+                    await till.get("/api/session", headers=bearer(credential))
+                ).status_code == 200
+                async with client(first) as admin:
+                    deleted = await admin.delete(
+                        f"/api/operators/{operator_id}", headers=bearer(ADMIN_CREDENTIAL)
+                    )
+                    assert deleted.status_code == 204
+                    # The instance that deleted it refuses at once.
+                    gone = await admin.get("/api/session", headers=bearer(credential))
+                    assert gone.status_code == 401
+                clock[0] += auth_cache.CACHE_SECONDS + 0.1
+                assert (await till.get("/api/session")).status_code == 401
+                assert (
+                    await till.get("/api/session", headers=bearer(credential))
+                ).status_code == 401

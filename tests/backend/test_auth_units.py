@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from countertop.backend.auth import Principal
+from countertop.backend.auth_cache import PrincipalCache
 from countertop.backend.auth_credentials import (
     SessionSigner,
     hash_credential,
@@ -140,3 +141,33 @@ def test_the_limiter_counts_a_sliding_window() -> None:
     assert limiter.retry_after("a") is None
     limiter.record_failure("a")
     assert limiter.retry_after("a") == 7
+
+
+def test_the_principal_cache_remembers_for_its_time_only() -> None:
+    clock = FakeClock()
+    cache: PrincipalCache[str] = PrincipalCache(ttl=2, clock=clock)
+    cache.put("bearer:x", "op_1", "first")
+    assert cache.get("bearer:x") == "first"
+    clock.now += 1.9
+    assert cache.get("bearer:x") == "first"
+    clock.now += 0.2
+    assert cache.get("bearer:x") is None
+
+
+def test_the_principal_cache_forgets_a_session_or_every_entry_of_an_operator() -> None:
+    cache: PrincipalCache[str] = PrincipalCache(ttl=60, clock=FakeClock())
+    cache.put("bearer:a", "op_1", "one")
+    cache.put("session:s1", "op_1", "one")
+    cache.put("session:s2", "op_2", "two")
+    cache.forget("session:s2")
+    assert cache.get("session:s2") is None
+    cache.forget_operator("op_1")
+    assert cache.get("bearer:a") is None and cache.get("session:s1") is None
+
+
+def test_the_principal_cache_stays_bounded() -> None:
+    cache: PrincipalCache[int] = PrincipalCache(ttl=60, clock=FakeClock(), max_entries=3)
+    for n in range(10):
+        cache.put(f"k{n}", "op", n)
+    assert cache.get("k9") == 9
+    assert sum(cache.get(f"k{n}") is not None for n in range(10)) <= 3

@@ -8,8 +8,9 @@ An operator sees only its locations; an admin sees every location.
 
 from __future__ import annotations
 
+import hashlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -17,6 +18,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.security import APIKeyCookie, HTTPBearer
 from sqlalchemy.exc import IntegrityError
 
+from countertop.backend.auth_cache import PrincipalCache
 from countertop.backend.auth_credentials import (
     SESSION_COOKIE,
     SESSION_MAX_AGE_SECONDS,
@@ -92,13 +94,14 @@ def principal_of(row: store.OperatorRow, session_id: str | None = None) -> Princ
     )
 
 
-# --- per-app state: the session signer and the sign-in limiter -------------------------------
+# --- per-app state: session signer, sign-in limiter, recent principals ---------------------------
 
 
 @dataclass
 class AuthState:
     signer: SessionSigner
     limiter: SignInLimiter
+    cache: PrincipalCache[Principal] = field(default_factory=PrincipalCache)
 
 
 def auth_state(app: FastAPI) -> AuthState:
@@ -169,15 +172,32 @@ def _bearer_credential(request: Request) -> str | None:
     return credential
 
 
+async def _principal_from_bearer(request: Request, credential: str) -> Principal:
+    check_rate_limit(request)
+    cache = auth_state(request.app).cache
+    key = "bearer:" + hashlib.sha256(credential.encode()).hexdigest()
+    principal = cache.get(key)
+    if principal is None:
+        principal = principal_of(await sign_in_with_credential(request, credential))
+        cache.put(key, principal.id, principal)
+    return principal
+
+
 async def _principal_from_cookie(request: Request, cookie: str) -> Principal:
-    signer = auth_state(request.app).signer
+    state = auth_state(request.app)
+    signer = state.signer
     session_id = signer.session_id(cookie)
     if session_id is None:
         raise unauthenticated("The session is invalid or has expired; sign in again.")
-    async with request.app.state.db.session() as s:
-        row = await store.operator_for_session(s, session_id, store.utcnow())
-    if row is None:
-        raise unauthenticated("The session has ended; sign in again.")
+    key = "session:" + session_id
+    principal = state.cache.get(key)
+    if principal is None:
+        async with request.app.state.db.session() as s:
+            row = await store.operator_for_session(s, session_id, store.utcnow())
+        if row is None:
+            raise unauthenticated("The session has ended; sign in again.")
+        principal = principal_of(row, session_id)
+        state.cache.put(key, principal.id, principal)
     if request.method not in SAFE_METHODS:
         token = request.headers.get(CSRF_HEADER, "")
         if not token or not signer.csrf_matches(token, session_id):
@@ -187,13 +207,23 @@ async def _principal_from_cookie(request: Request, cookie: str) -> Principal:
                 "CSRF check failed",
                 f"Requests made with the session cookie must carry a valid {CSRF_HEADER} header.",
             )
-    return principal_of(row, session_id)
+    return principal
+
+
+def forget_session(app: FastAPI, session_id: str) -> None:
+    """After sign-out: this instance stops accepting the session at once."""
+    auth_state(app).cache.forget("session:" + session_id)
+
+
+def forget_operator(app: FastAPI, operator_id: str) -> None:
+    """After deletion: this instance stops accepting the operator's credential and sessions."""
+    auth_state(app).cache.forget_operator(operator_id)
 
 
 async def authenticate(request: Request) -> Principal:
     credential = _bearer_credential(request)
     if credential is not None:
-        return principal_of(await sign_in_with_credential(request, credential))
+        return await _principal_from_bearer(request, credential)
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
         return await _principal_from_cookie(request, cookie)

@@ -128,6 +128,7 @@ async def delete_operator(
         async with request.app.state.db.session() as s:
             deleted = await store.delete_operator(s, operator_id)
             await s.commit()
+        auth.forget_operator(request.app, operator_id)
     if not deleted:
         raise ApiError(404, "not_found", "Not found", f"No operator {operator_id}.")
     log.info("operator deleted", extra={"operator_id": operator_id, "by": admin.id})

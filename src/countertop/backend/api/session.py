@@ -103,6 +103,7 @@ async def sign_out(request: Request) -> Response:
         async with request.app.state.db.session() as s:
             await store.delete_session(s, principal.session_id)
             await s.commit()
+        auth.forget_session(request.app, principal.session_id)
         log.info("operator signed out", extra={"operator_id": principal.id})
     done = Response(status_code=204)
     _clear_cookie(request, done)
