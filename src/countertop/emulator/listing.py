@@ -14,6 +14,33 @@ from countertop.emulator.store import Account, Collection, Obj
 LIST_PARAMS = ("limit", "starting_after", "ending_before", "expand")
 
 
+_BOUNDS = {
+    "gt": lambda a, b: a > b,
+    "gte": lambda a, b: a >= b,
+    "lt": lambda a, b: a < b,
+    "lte": lambda a, b: a <= b,
+}
+
+
+def created_filter(value: Any) -> Callable[[Obj], bool]:
+    """``created=<ts>`` or ``created[gt|gte|lt|lte]=<ts>`` as a predicate."""
+    if value is None or value == "":
+        return lambda obj: True
+    if isinstance(value, str):
+        exact = p.integer({"created": value}, "created")
+        return lambda obj: obj["created"] == exact
+    if not isinstance(value, dict):
+        raise invalid("Invalid created filter", "created")
+    checks: list[tuple[Callable[[int, int], bool], int]] = []
+    for op in value:
+        if op not in _BOUNDS:
+            raise invalid(f"Received unknown parameter: created[{op}]", f"created[{op}]")
+        number = p.integer(value, op, parent="created")
+        assert number is not None
+        checks.append((_BOUNDS[op], number))
+    return lambda obj: all(check(obj["created"], bound) for check, bound in checks)
+
+
 def list_page(
     account: Account,
     collection: str,
@@ -34,6 +61,16 @@ def list_page(
     for name, cursor in (("starting_after", starting_after), ("ending_before", ending_before)):
         if cursor is not None and cursor not in found.position:
             raise no_such(kind, cursor, name)
+    if params.get("created") not in (None, ""):
+        matches_created = created_filter(params["created"])
+        if keep is None:
+            keep = matches_created
+        else:
+            chosen = keep
+
+            def keep(obj: Obj) -> bool:
+                return chosen(obj) and matches_created(obj)
+
     items, has_more = found.page(limit or 10, starting_after, ending_before, keep)
     return {"object": "list", "data": items, "has_more": has_more, "url": url}
 

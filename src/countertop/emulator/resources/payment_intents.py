@@ -11,7 +11,7 @@ from countertop.emulator import params as p
 from countertop.emulator.context import Ctx
 from countertop.emulator.errors import StripeError, invalid, unexpected_state
 from countertop.emulator.ids import new_id, secret_chars
-from countertop.emulator.listing import LIST_PARAMS, list_page
+from countertop.emulator.listing import LIST_PARAMS, equal_to, list_page
 from countertop.emulator.resources.common import load
 from countertop.emulator.routing import Route
 from countertop.emulator.store import Obj
@@ -264,17 +264,7 @@ def update(ctx: Ctx) -> Obj:
 def list_all(ctx: Ctx) -> Obj:
     params = ctx.params
     p.allowed(params, (*LIST_PARAMS, "customer", "created"))
-    customer = p.text(params, "customer")
-    created = params.get("created")
-    keep = None
-    if customer or created:
-        from countertop.emulator.resources.events import created_filter
-
-        matches_created = created_filter(created)
-
-        def keep(pi: Obj) -> bool:
-            return (not customer or pi.get("customer") == customer) and matches_created(pi)
-
+    keep = equal_to(params, ("customer",))
     return list_page(ctx.account, "payment_intents", params, "/v1/payment_intents", KIND, keep)
 
 

@@ -10,7 +10,7 @@ from countertop.emulator.cards import Card
 from countertop.emulator.context import Ctx
 from countertop.emulator.errors import unexpected_state
 from countertop.emulator.ids import new_id, secret_chars
-from countertop.emulator.listing import LIST_PARAMS, list_page
+from countertop.emulator.listing import LIST_PARAMS, equal_to, list_page
 from countertop.emulator.resources.common import load
 from countertop.emulator.resources.readers import find
 from countertop.emulator.routing import Route
@@ -90,7 +90,8 @@ def cancel(ctx: Ctx) -> Obj:
 
 def list_all(ctx: Ctx) -> Obj:
     p.allowed(ctx.params, (*LIST_PARAMS, "customer", "payment_method", "created"))
-    return list_page(ctx.account, "setup_intents", ctx.params, "/v1/setup_intents", KIND)
+    keep = equal_to(ctx.params, ("customer", "payment_method"))
+    return list_page(ctx.account, "setup_intents", ctx.params, "/v1/setup_intents", KIND, keep)
 
 
 def process_setup_intent(ctx: Ctx) -> Obj:
