@@ -232,3 +232,27 @@ def test_reset_forgets_everything() -> None:
             client.v1.payment_intents.retrieve(pi.id)
         accounts = httpx.get(server.url + "/_emulator/state").json()["accounts"]
         assert not any(any(counts.values()) for counts in accounts.values())
+
+
+def test_customer_cancel_on_the_reader(
+    server: EmulatorServer, client: Stripe, reader: Any, new_intent: NewIntent
+) -> None:
+    pi = new_intent()
+    client.v1.terminal.readers.process_payment_intent(reader.id, {"payment_intent": pi.id})
+    refused = httpx.post(f"{server.url}/_emulator/readers/{reader.id}/customer_cancel")
+    assert refused.status_code == 400  # not started with enable_customer_cancellation
+    client.v1.terminal.readers.process_payment_intent(
+        reader.id,
+        {"payment_intent": pi.id, "process_config": {"enable_customer_cancellation": True}},
+    )
+    assert (
+        httpx.post(f"{server.url}/_emulator/readers/{reader.id}/customer_cancel").status_code == 200
+    )
+    action = client.v1.terminal.readers.retrieve(reader.id).action
+    assert (action.status, action.failure_code, action.api_error) == (
+        "failed",
+        "customer_canceled",
+        None,
+    )
+    assert client.v1.payment_intents.retrieve(pi.id).status == "requires_payment_method"
+    assert client.v1.events.list({"limit": 1}).data[0].type == "terminal.reader.action_failed"

@@ -61,6 +61,11 @@ def _reader(
         emulator.set_reader_timeout(
             reader_id, _int(body, "count", 1) or 0, bool(body.get("delivered", False))
         )
+    elif verb == "customer_cancel":
+        try:
+            emulator.customer_cancel(reader_id)
+        except ValueError as error:
+            raise ControlError(400, str(error)) from error
     elif verb == "action_delay":
         emulator.set_action_delay(_int(body, "delay_ms", 0) or 0, reader_id)
     elif verb == "auto_present":

@@ -195,6 +195,24 @@ def finish(ctx: Ctx, reader: Obj, presented: Presented) -> None:
     ctx.account.changed("readers", reader)
 
 
+def customer_cancel(ctx: Ctx, reader: Obj) -> None:
+    """The customer presses cancel on the reader (allowed only when the action enables it)."""
+    action = reader.get("action")
+    switches = ctx.emulator.switches(reader["id"])
+    if action is None or action["status"] != "in_progress" or switches.phase == "processing":
+        raise ValueError("the reader has no action the customer can cancel")
+    config = next(
+        (value for key, value in action[action["type"]].items() if key.endswith("_config")), None
+    )
+    if not (config or {}).get("enable_customer_cancellation"):
+        raise ValueError("the action was not started with enable_customer_cancellation")
+    switches.phase = "idle"
+    switches.collected = None
+    switches.generation += 1
+    fail(ctx, reader, action, "customer_canceled", "The customer canceled the action.", None)
+    ctx.account.changed("readers", reader)
+
+
 def succeed(ctx: Ctx, reader: Obj, action: Obj) -> None:
     action["status"] = "succeeded"
     ctx.emit("terminal.reader.action_succeeded", reader)

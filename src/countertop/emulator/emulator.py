@@ -14,6 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from countertop.emulator.context import Ctx
+from countertop.emulator.device import customer_cancel
 from countertop.emulator.faults import ApiFault, ApiFaults, AutoPresent, ReaderSwitches
 from countertop.emulator.idempotency import IdempotencyKeys
 from countertop.emulator.ids import secret_chars
@@ -139,6 +141,20 @@ class Emulator:
                 self.action_delay_ms = delay_ms
             else:
                 self._reader_switches(reader_id).action_delay_ms = delay_ms
+
+    def customer_cancel(self, reader_id: str) -> None:
+        """The customer presses cancel on the reader: the action fails with customer_canceled.
+
+        Raises ValueError unless an action waits for the customer and was started with
+        ``enable_customer_cancellation``, as on a real reader.
+        """
+        with self.lock:
+            found = self.store.find("readers", reader_id)
+            if found is None:
+                raise KeyError(f"no such reader: {reader_id}")
+            account, reader = found
+            customer_cancel(Ctx(self, account), reader)
+            self.persist()
 
     def set_auto_present(
         self,
