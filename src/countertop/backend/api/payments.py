@@ -7,9 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 
 from countertop.backend.api.deps import services, visible_order
-from countertop.backend.api.schemas import PaymentIn, RetryIn
+from countertop.backend.api.schemas import PaymentIn, RefundIn, RetryIn
 from countertop.backend.auth import Principal, current_principal
-from countertop.backend.services import capture, payments
+from countertop.backend.services import capture, payments, refunds
 from countertop.backend.services.context import Services
 
 router = APIRouter(prefix="/api/orders/{order_id}", tags=["payments"])
@@ -52,3 +52,12 @@ async def cancel_payment(
 async def capture_order(order_id: str, principal: Caller, svc: Svc) -> dict[str, Any]:
     order = await visible_order(svc, principal, order_id)
     return await capture.capture_order(svc, order)
+
+
+@router.post("/refunds", status_code=201, summary="Refund all or part of the captured payment")
+async def refund_order(
+    order_id: str, principal: Caller, svc: Svc, body: RefundIn | None = None
+) -> dict[str, Any]:
+    order = await visible_order(svc, principal, order_id)
+    body = body or RefundIn()
+    return await refunds.refund_order(svc, order, body.amount, body.reason)

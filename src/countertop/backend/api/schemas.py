@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 ID = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_]+$")
@@ -68,3 +70,8 @@ class LocationIn(Body):
 class LocationPatch(Body):
     display_name: str | None = Field(default=None, min_length=1, max_length=1000)
     address: AddressIn | None = None
+
+
+class RefundIn(Body):
+    amount: int | None = Field(default=None, strict=True, ge=1, le=99_999_999)
+    reason: Literal["duplicate", "fraudulent", "requested_by_customer"] | None = None
