@@ -41,7 +41,7 @@ OPERATOR_CREDENTIAL = "e2e-till-credential-0123456789"
 COUNTER = {"width": 1024, "height": 768}
 PHONE = {"width": 390, "height": 844}
 # Readers are re-read every few seconds besides the live stream; allow for one or two rounds.
-expect.set_options(timeout=15_000)
+expect.set_options(timeout=20_000)
 
 
 def free_port() -> int:

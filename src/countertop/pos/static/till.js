@@ -24,6 +24,7 @@ class Till {
     this.presenting = false;
     this.pending = null; // an order created for this cart whose payment did not start
     this.busy = false;
+    this.live = false;
     this.cart = new Cart(this.currency, () => this.updateCharge());
     this.readers = new ReaderList(this.location, () => this.updateCharge());
     $("charge").addEventListener("click", () => this.charge());
@@ -51,12 +52,23 @@ class Till {
       follow(
         `/api/locations/${encodeURIComponent(this.location)}/events`,
         { reader: (reader) => this.readers.update(reader), order: (order) => this.order?.id === order.id && this.show(order) },
-        { onOpen: () => this.resync(), onState: (live) => ($("live-state").dataset.live = String(live)) },
+        { onOpen: () => this.resync(), onState: (live) => this.setLive(live) },
       );
     }
-    // A safety net under the live stream: re-read now and then, more often while a payment runs.
-    setInterval(() => this.readers.refresh().catch(() => {}), 5000);
+    // A safety net under the live stream: re-read now and then (a reader that loses power sends no
+    // event; only asking Stripe shows it offline), and more often while the stream is down.
+    let lastRead = Date.now();
+    setInterval(() => {
+      if (Date.now() - lastRead < (this.live ? 10000 : 4000)) return;
+      lastRead = Date.now();
+      this.readers.refresh().catch(() => {});
+    }, 1000);
     setInterval(() => this.order && this.isActive() && this.reloadOrder(), 3000);
+  }
+
+  setLive(live) {
+    this.live = live;
+    $("live-state").dataset.live = String(live);
   }
 
   async resync() {
