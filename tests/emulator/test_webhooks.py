@@ -78,8 +78,11 @@ def test_deliveries_are_signed_like_stripe(
         "payment_intent.amount_capturable_updated",
         "terminal.reader.action_succeeded",
     } <= set(types)
-    stored = client.v1.events.retrieve(json.loads(receiver.received[0].body)["id"])
+    first = json.loads(receiver.received[0].body)
+    assert first["pending_webhooks"] == 1
+    stored = client.v1.events.retrieve(first["id"])
     assert stored.data.object.id == pi.id
+    assert stored.pending_webhooks == 0  # delivered
 
 
 def test_enabled_events_filter_what_is_sent(

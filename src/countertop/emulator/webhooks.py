@@ -35,6 +35,7 @@ class Delivery:
     url: str
     secret: str
     payload: bytes
+    account_id: str = ""
     delay: float = 0.0
     attempts: int = 0
 
@@ -111,7 +112,7 @@ class WebhookDispatcher:
         payload = orjson.dumps(event, option=orjson.OPT_INDENT_2)
         deliveries: list[Delivery] = []
         for url, secret in targets:
-            delivery = Delivery(event["id"], event["type"], url, secret, payload)
+            delivery = Delivery(event["id"], event["type"], url, secret, payload, account.id)
             deliveries.extend(self._apply_faults(delivery))
         for delivery in deliveries:
             self._schedule(delivery)
@@ -210,6 +211,8 @@ class WebhookDispatcher:
                 ok = status is not None and 200 <= status < 300
                 with self.emulator.lock:
                     self._record(delivery, status, "delivered" if ok else "failed")
+                    if ok:
+                        self._delivered(delivery)
                 if ok or delivery.attempts >= self.settings.max_attempts:
                     return
                 backoff = self.settings.retry_base_ms * (2 ** (delivery.attempts - 1))
@@ -217,6 +220,14 @@ class WebhookDispatcher:
         finally:
             with self.emulator.lock:
                 self.pending -= 1
+
+    def _delivered(self, delivery: Delivery) -> None:
+        """One target fewer left waiting on the event (its ``pending_webhooks``)."""
+        account = self.emulator.store.accounts.get(delivery.account_id)
+        event = account.get("events", delivery.event_id) if account else None
+        if account is not None and event is not None and event["pending_webhooks"] > 0:
+            event["pending_webhooks"] -= 1
+            account.changed("events", event)
 
     async def close(self) -> None:
         for task in list(self._tasks):
