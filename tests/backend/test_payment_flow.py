@@ -120,7 +120,25 @@ async def test_bad_orders_are_refused_with_400(backend: Backend) -> None:
             {"location": location, "currency": "us dollars", "amount": 100},
             {"location": location, "currency": "usd", "line_items": [{"description": "x"}]},
             {"location": location, "currency": "usd", "line_items": [], "tax": -1},
+            {
+                "location": location,
+                "currency": "usd",
+                "line_items": [{"description": "Tea\u0000", "quantity": 1, "unit_amount": 1}],
+            },
+            {"location": "tml_\u0000", "currency": "usd", "amount": 100},
         ):
             response = await http.post("/api/orders", json=body)
             assert response.status_code == 400, (body, response.text)
             assert response.json()["code"] == "validation_error"
+
+
+async def test_odd_ids_in_paths_and_queries_are_not_found_or_refused(backend: Backend) -> None:
+    async with backend.client() as http:
+        for path in ("/api/orders/ord%00x", "/api/orders/" + "x" * 300, "/api/orders/%E2%82%AC"):
+            response = await http.get(path)
+            assert response.status_code == 404, (path, response.text)
+        order = await create_order(http, backend.demo.location_id, amount=100)
+        retry = await http.post(f"/api/orders/{order['id']}/payments/att%00/retry")
+        assert retry.status_code == 404
+        listed = await http.get("/api/orders", params={"location": "tml_\x00"})
+        assert listed.status_code == 400 and listed.json()["code"] == "validation_error"

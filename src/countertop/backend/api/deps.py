@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -22,9 +23,14 @@ def services(request: Request) -> Services:
     return svc
 
 
+ID_PATTERN = re.compile(r"^[A-Za-z0-9_]{1,64}$")
+# For query parameters naming a Stripe or Countertop object.
+ID_QUERY = {"max_length": 64, "pattern": r"^[A-Za-z0-9_]+$"}
+
+
 async def visible_order(svc: Services, principal: Principal, order_id: str) -> OrderRow:
     """The order if it exists in the caller's scope; 404 otherwise (its existence is not leaked)."""
-    order = await order_row(svc, order_id)
+    order = await order_row(svc, order_id) if ID_PATTERN.match(order_id) else None
     if order is None or not principal.can_access(order.location_id):
         raise ApiError(404, "not_found", "Not found", f"No such order: {order_id}")
     return order

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query
 
-from countertop.backend.api.deps import domain_errors, scope, services, visible_order
+from countertop.backend.api.deps import ID_QUERY, domain_errors, scope, services, visible_order
 from countertop.backend.api.schemas import OrderIn
 from countertop.backend.auth import Principal, current_principal
 from countertop.backend.services import orders
@@ -24,7 +24,7 @@ async def create_order(
     body: OrderIn,
     principal: Caller,
     svc: Svc,
-    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> dict[str, Any]:
     principal.check_location(body.location)
     with domain_errors():
@@ -39,7 +39,7 @@ async def create_order(
 async def list_orders(
     principal: Caller,
     svc: Svc,
-    location: Annotated[str | None, Query(max_length=64)] = None,
+    location: Annotated[str | None, Query(**ID_QUERY)] = None,
     date: Annotated[date | None, Query()] = None,
     status: Annotated[OrderStatus | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,

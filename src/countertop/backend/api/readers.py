@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from countertop.backend.api.deps import scope, services
+from countertop.backend.api.deps import ID_QUERY, scope, services
 from countertop.backend.api.schemas import ReaderIn, ReaderPatch, SimulateIn
 from countertop.backend.auth import Principal, current_principal, require_admin
 from countertop.backend.errors import ApiError
@@ -29,7 +29,7 @@ async def _visible_reader(svc: Services, principal: Principal, reader_id: str) -
 
 @router.get("", summary="Readers with live status")
 async def list_readers(
-    principal: Caller, svc: Svc, location: Annotated[str | None, Query(max_length=64)] = None
+    principal: Caller, svc: Svc, location: Annotated[str | None, Query(**ID_QUERY)] = None
 ) -> dict[str, Any]:
     covered = scope(principal, location)
     if covered == []:

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 ID = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_]+$")
+
+
+def _printable(text: str) -> str:
+    """Refuse control characters (PostgreSQL cannot store NUL; receipts cannot print them)."""
+    if any(ord(c) < 32 or ord(c) == 127 for c in text):
+        raise ValueError("must not contain control characters")
+    if not text.strip():
+        raise ValueError("must not be blank")
+    return text
+
+
+Text = Annotated[str, AfterValidator(_printable)]
 
 
 class Body(BaseModel):
@@ -14,7 +26,7 @@ class Body(BaseModel):
 
 
 class LineItemIn(Body):
-    description: str = Field(min_length=1, max_length=200)
+    description: Text = Field(min_length=1, max_length=200)
     quantity: int = Field(strict=True, ge=1, le=10_000)
     unit_amount: int = Field(strict=True, ge=0, le=99_999_999)
 
@@ -39,12 +51,12 @@ class RetryIn(Body):
 
 class ReaderIn(Body):
     registration_code: str = Field(min_length=1, max_length=100)
-    label: str | None = Field(default=None, max_length=100)
+    label: Text | None = Field(default=None, max_length=100)
     location: str = ID
 
 
 class ReaderPatch(Body):
-    label: str = Field(max_length=100)
+    label: Text = Field(max_length=100)
 
 
 class SimulateIn(Body):
@@ -63,12 +75,12 @@ class AddressIn(Body):
 
 
 class LocationIn(Body):
-    display_name: str = Field(min_length=1, max_length=1000)
+    display_name: Text = Field(min_length=1, max_length=1000)
     address: AddressIn
 
 
 class LocationPatch(Body):
-    display_name: str | None = Field(default=None, min_length=1, max_length=1000)
+    display_name: Text | None = Field(default=None, min_length=1, max_length=1000)
     address: AddressIn | None = None
 
 

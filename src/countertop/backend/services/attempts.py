@@ -36,6 +36,8 @@ async def active_attempt(svc: Services, order_id: str) -> AttemptRow | None:
 
 
 async def attempt_of_order(svc: Services, order_id: str, attempt_id: str) -> AttemptRow:
+    if not attempt_id.isascii() or not attempt_id.replace("_", "").isalnum():
+        raise not_found("attempt", attempt_id[:64])
     async with svc.db.session() as s:
         row = await s.get(AttemptRow, attempt_id)
     if row is None or row.order_id != order_id:
