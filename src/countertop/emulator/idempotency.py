@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 TTL_SECONDS = 24 * 3600
+# Stripe keeps keys 24 hours; past this many the oldest go first, so memory stays bounded.
+MAX_KEYS = 200_000
 
 
 @dataclass
@@ -27,10 +29,10 @@ class IdempotencyKeys:
 
     def _prune(self, now: float) -> None:
         ages = self._ages
-        while ages and ages[0][0] < now - TTL_SECONDS:
-            _, key = ages.popleft()
+        while ages and (ages[0][0] < now - TTL_SECONDS or len(ages) > MAX_KEYS):
+            stamp, key = ages.popleft()
             entry = self.saved.get(key)
-            if entry is not None and entry.created < now - TTL_SECONDS:
+            if entry is not None and entry.created == stamp and not entry.in_flight:
                 del self.saved[key]
 
     def get(self, account: str, key: str) -> Saved | None:
@@ -40,10 +42,10 @@ class IdempotencyKeys:
         self, account: str, key: str, fingerprint: tuple[str, str, Any], request_id: str
     ) -> Saved:
         now = time.time()
-        self._prune(now)
         entry = Saved(fingerprint, now, request_id)
         self.saved[(account, key)] = entry
         self._ages.append((now, (account, key)))
+        self._prune(now)
         return entry
 
     def forget(self, account: str, key: str) -> None:
