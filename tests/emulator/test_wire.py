@@ -240,3 +240,17 @@ def test_connected_accounts_have_separate_state(server: EmulatorServer, client: 
 def test_request_id_on_every_answer(http: httpx.Client) -> None:
     for answer in (http.get("/v1/events"), http.get("/v1/nope"), http.post("/v1/refunds")):
         assert answer.headers["request-id"].startswith("req_")
+
+
+async def test_the_async_client_works_too(server: EmulatorServer) -> None:
+    client: Any = stripe.StripeClient(
+        server.secret_key,
+        base_addresses={"api": server.url},
+        http_client=stripe.HTTPXClient(),
+        max_network_retries=0,
+    )
+    pi = await client.v1.payment_intents.create_async({"amount": 1500, "currency": "usd"})
+    fetched = await client.v1.payment_intents.retrieve_async(pi.id)
+    assert fetched.id == pi.id
+    listed = await client.v1.payment_intents.list_async({"limit": 1})
+    assert listed.data[0].id == pi.id
