@@ -113,54 +113,69 @@ def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
         yield items[i : i + CHUNK]
 
 
+ORDER_COLUMNS = (
+    OrderRow.id,
+    OrderRow.status,
+    OrderRow.currency,
+    OrderRow.total,
+    OrderRow.tip,
+    OrderRow.amount_captured,
+    OrderRow.amount_refunded,
+)
+ATTEMPT_COLUMNS = (
+    AttemptRow.order_id,
+    AttemptRow.created_at,
+    AttemptRow.id,
+    AttemptRow.payment_intent_id,
+    AttemptRow.capture_error,
+)
+
+
 async def _orders(
     svc: Services, window: Window, named: set[str]
 ) -> tuple[list[OrderSnapshot], dict[str, str]]:
-    """Our orders of the window plus those the PaymentIntents name; and PaymentIntent -> attempt."""
+    """Our orders of the window plus those the PaymentIntents name; and PaymentIntent -> attempt.
+
+    Plain rows, not ORM objects: a day may hold a hundred thousand orders.
+    """
+    in_window = (OrderRow.created_at >= window.start) & (OrderRow.created_at < window.end)
     async with svc.db.session() as s:
-        rows = {
-            r.id: r
-            for r in (
-                await s.execute(
-                    select(OrderRow).where(
-                        OrderRow.created_at >= window.start, OrderRow.created_at < window.end
-                    )
-                )
-            ).scalars()
-        }
-        missing = sorted(named - rows.keys())
-        for part in _chunks(missing):
-            query = select(OrderRow).where(OrderRow.id.in_(part))
-            rows.update((r.id, r) for r in (await s.execute(query)).scalars())
-        attempts: dict[str, list[AttemptRow]] = {oid: [] for oid in rows}
-        for part in _chunks(sorted(rows)):
-            of_orders = select(AttemptRow).where(AttemptRow.order_id.in_(part))
-            for a in (await s.execute(of_orders)).scalars():
-                attempts[a.order_id].append(a)
-    owner: dict[str, str] = {}
-    snapshots: list[OrderSnapshot] = []
-    for order in rows.values():
-        intents: list[str] = []
-        capture_error: str | None = None
-        for attempt in sorted(attempts[order.id], key=lambda a: (a.created_at, a.id)):
-            if attempt.payment_intent_id:
-                intents.append(attempt.payment_intent_id)
-                owner[attempt.payment_intent_id] = attempt.id
-            if attempt.capture_error:
-                capture_error = str(attempt.capture_error.get("code") or "capture_failed")
-        snapshots.append(
-            OrderSnapshot(
-                id=order.id,
-                status=order.status,
-                currency=order.currency,
-                total=order.total,
-                tip=order.tip,
-                amount_captured=order.amount_captured,
-                amount_refunded=order.amount_refunded,
-                payment_intents=tuple(intents),
-                capture_error=capture_error,
+        orders = {r.id: r for r in await s.execute(select(*ORDER_COLUMNS).where(in_window))}
+        attempts = list(
+            await s.execute(
+                select(*ATTEMPT_COLUMNS)
+                .join(OrderRow, OrderRow.id == AttemptRow.order_id)
+                .where(in_window)
             )
         )
+        for part in _chunks(sorted(named - orders.keys())):
+            extra = await s.execute(select(*ORDER_COLUMNS).where(OrderRow.id.in_(part)))
+            orders.update((r.id, r) for r in extra)
+            of_extra = select(*ATTEMPT_COLUMNS).where(AttemptRow.order_id.in_(part))
+            attempts.extend(await s.execute(of_extra))
+    intents: dict[str, list[str]] = {oid: [] for oid in orders}
+    capture_errors: dict[str, str] = {}
+    owner: dict[str, str] = {}
+    for order_id, _, attempt_id, pi, capture_error in sorted(attempts, key=lambda a: (a[1], a[2])):
+        if pi:
+            intents[order_id].append(pi)
+            owner[pi] = attempt_id
+        if capture_error:
+            capture_errors[order_id] = str(capture_error.get("code") or "capture_failed")
+    snapshots = [
+        OrderSnapshot(
+            id=o.id,
+            status=o.status,
+            currency=o.currency,
+            total=o.total,
+            tip=o.tip,
+            amount_captured=o.amount_captured,
+            amount_refunded=o.amount_refunded,
+            payment_intents=tuple(intents[o.id]),
+            capture_error=capture_errors.get(o.id),
+        )
+        for o in orders.values()
+    ]
     return snapshots, owner
 
 

@@ -398,13 +398,30 @@ class StripeGateway:
     async def list_payment_intents(
         self, *, created_gte: int, created_lt: int, stripe_account: str | None = None
     ) -> list[Json]:
-        """Every PaymentIntent created in [created_gte, created_lt), each with its latest charge."""
+        """Every PaymentIntent created in [created_gte, created_lt), each with its latest charge.
+
+        Read as plain JSON through the library's raw request: building StripeObjects for each
+        expanded PaymentIntent costs milliseconds apiece, minutes for a busy day.
+        """
         params: Json = {
             "limit": 100,
             "created": {"gte": created_gte, "lt": created_lt},
             "expand": ["data.latest_charge"],
         }
-        return await self._list(self.v1.payment_intents, params, stripe_account)
+        if stripe_account:
+            params["stripe_account"] = stripe_account
+        items: list[Json] = []
+        while True:
+            try:
+                page = (
+                    await self.client.raw_request_async("get", "/v1/payment_intents", **params)
+                ).data
+            except stripe.StripeError as error:
+                raise _failure(error) from None
+            items.extend(page["data"])
+            if not page.get("has_more") or not page["data"]:
+                return items
+            params = {**params, "starting_after": page["data"][-1]["id"]}
 
     async def capture_payment_intent_amount(
         self,
