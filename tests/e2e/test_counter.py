@@ -46,6 +46,10 @@ def test_operator_signs_in_with_the_keyboard_and_signs_out(
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url(lambda url: url.endswith("/"))
     expect(page.get_by_role("heading", name="Sign in to the till")).to_be_visible()
+    # Signed out, the till sends the browser back to sign in.
+    page.goto("/till")
+    expect(page).to_have_url(re.compile(r"/$"))
+    expect(page.get_by_label("Operator credential")).to_be_visible()
 
 
 def test_cart_sale_is_approved_with_tip_and_receipt_summary(

@@ -43,6 +43,9 @@ def test_partial_refund_from_the_orders_screen(
     expect(page.locator("#order-status")).to_have_text("Partly refunded")
     expect(page.locator("#order-facts")).to_contain_text("$12.50")
     screenshot(page, "order-detail")
+    receipt = page.request.get(str(page.locator("#receipt-link").get_attribute("href")))
+    assert receipt.ok
+    assert "4242" in receipt.text()
 
     refunded = wait_for_order(admin, order["id"], {"partially_refunded"})
     assert refunded["status"] == "partially_refunded"

@@ -1,5 +1,5 @@
 // What every signed-in page shares: the session, the header, the location picker, live streams.
-import { api, currentSession, getConfig, signOut } from "./api.js";
+import { api, currentSession, getConfig, mayHaveSession, signOut } from "./api.js";
 
 const LOCATION_KEY = "countertop.location";
 
@@ -49,6 +49,11 @@ export function banner(message, tone = "info") {
 // Signs the page in (or sends it to the sign-in page) and fills the header.
 export async function startPage() {
   let operator;
+  if (!mayHaveSession()) {
+    // Never signed in from this browser: straight to the sign-in page, no request needed.
+    window.location.replace("/");
+    return new Promise(() => {});
+  }
   try {
     operator = await currentSession();
   } catch {
