@@ -242,7 +242,7 @@ class Dispatcher:
             status, answer = self._run(handler, account_id, params, args, rid, key, version)
         except errors.StripeError as error:
             if saved is not None:
-                if error.status == 400 and (error.code or "").startswith("parameter_"):
+                if error.validation:
                     emulator.idempotency.forget(account_id, key or "")
                 else:
                     saved.status, saved.body = error.status, _error_body(error, rid)

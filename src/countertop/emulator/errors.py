@@ -31,6 +31,8 @@ class StripeError(Exception):
         self.decline_code = decline_code
         self.extra = extra or {}
         self.headers = headers or {}
+        # A request's parameters were wrong (nothing ran): never saved under an idempotency key.
+        self.validation = code in ("parameter_missing", "parameter_unknown")
 
     def to_object(self) -> dict[str, Any]:
         error: dict[str, Any] = {"type": self.error_type, "message": self.message}

@@ -5,9 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from countertop.emulator.errors import invalid, missing, unknown
+from countertop.emulator.errors import StripeError, missing, unknown
+from countertop.emulator.errors import invalid as _invalid
 
 Params = dict[str, Any]
+
+
+def invalid(message: str, param: str | None = None) -> StripeError:
+    """A parameter failed validation: Stripe does not save such answers under an idempotency key."""
+    error = _invalid(message, param)
+    error.validation = True
+    return error
 
 
 def _label(name: str, parent: str | None) -> str:
