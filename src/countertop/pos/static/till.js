@@ -128,7 +128,7 @@ class Till {
     const button = $("charge");
     const total = this.cart.total;
     let hint = null;
-    if (this.order) hint = "Finish this sale first: press New sale when it is done.";
+    if (this.order) hint = "This sale is being paid: retry, cancel or start a new sale from the payment panel.";
     else if (total <= 0) hint = this.cart.mode === "cart" ? "Add items to the sale." : "Key in the amount to charge.";
     else hint = this.readers.blocker();
     button.disabled = Boolean(hint) || this.busy;
