@@ -463,3 +463,47 @@ class StripeGateway:
     ) -> list[Json]:
         params: Json = {"limit": 100, "payment_intent": payment_intent}
         return await self._list(self.v1.refunds, params, stripe_account)
+
+    # ---- Reader configurations and connection tokens -------------------------------------------
+
+    async def list_configurations(self, *, stripe_account: str | None = None) -> list[Json]:
+        return await self._list(self.v1.terminal.configurations, {"limit": 100}, stripe_account)
+
+    async def create_configuration(
+        self, *, params: Json, stripe_account: str | None = None
+    ) -> Json:
+        return await _call(
+            self.v1.terminal.configurations.create_async(
+                params,
+                _options(None, stripe_account),
+            )
+        )
+
+    async def update_configuration(
+        self, configuration: str, *, params: Json, stripe_account: str | None = None
+    ) -> Json:
+        return await _call(
+            self.v1.terminal.configurations.update_async(
+                configuration,
+                params,
+                _options(None, stripe_account),
+            )
+        )
+
+    async def delete_configuration(
+        self, configuration: str, *, stripe_account: str | None = None
+    ) -> Json:
+        return await _call(
+            self.v1.terminal.configurations.delete_async(
+                configuration, None, _options(None, stripe_account)
+            )
+        )
+
+    async def create_connection_token(
+        self, *, location: str, stripe_account: str | None = None
+    ) -> Json:
+        return await _call(
+            self.v1.terminal.connection_tokens.create_async(
+                {"location": location}, _options(None, stripe_account)
+            )
+        )
