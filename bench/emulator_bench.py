@@ -85,6 +85,8 @@ class Result:
     max_ms: float
     errors: int
     load_1m: float  # the machine's load average as the run began: other work skews results
+    server_cpu_s: float  # CPU time the server used during the run
+    per_cpu_second: int  # requests per CPU-second of the server: its ceiling on an idle core
     rps_of_each_run: list[float] = field(default_factory=list)
 
 
@@ -111,7 +113,12 @@ def free_port() -> int:
         return port
 
 
+NICENESS = 0  # set by --nice: a negative value shields the measurement from other work
+
+
 def pinned(cpu: int, command: list[str]) -> list[str]:
+    if NICENESS:
+        command = ["nice", "-n", str(NICENESS), *command]
     if shutil.which("taskset") and (os.cpu_count() or 1) >= 2:
         return ["taskset", "-c", str(cpu), *command]
     return command
@@ -132,8 +139,20 @@ def wait_until_serving(url: str, process: subprocess.Popen[bytes], timeout: floa
     raise RuntimeError(f"{url} did not answer within {timeout} s")
 
 
+@dataclass(frozen=True)
+class Server:
+    target: Target
+    url: str
+    pid: int
+
+    def cpu_seconds(self) -> float:
+        """CPU time the server process (all its threads) has used so far."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
-def serving(target: Target, port: int, preloaded: int) -> Iterator[str]:
+def serving(target: Target, port: int, preloaded: int) -> Iterator[Server]:
     """Run the target on `port` (pinned to CPU 0) until the block ends; its output is kept."""
     url = f"http://127.0.0.1:{port}"
     command = pinned(0, target.command(port, preloaded))
@@ -146,7 +165,7 @@ def serving(target: Target, port: int, preloaded: int) -> Iterator[str]:
                 log.seek(0)
                 sys.stderr.write(log.read().decode(errors="replace")[-3000:])
                 raise
-            yield url
+            yield Server(target, url, process.pid)  # taskset and nice exec the server itself
         finally:
             stop(process)
 
@@ -186,12 +205,14 @@ def _last_json_line(text: str) -> dict[str, Any]:
     raise RuntimeError(f"wrk printed no result line:\n{text}")
 
 
-def measure(name: str, phase: str, url: str, seconds: float, connections: int) -> Result:
+def measure(server: Server, phase: str, seconds: float, connections: int) -> Result:
     load = os.getloadavg()[0]
-    raw = wrk(url, MIXED_SCRIPT, seconds, connections)
+    cpu_before = server.cpu_seconds()
+    raw = wrk(server.url, MIXED_SCRIPT, seconds, connections)
+    cpu = server.cpu_seconds() - cpu_before
     took = raw["duration_us"] / 1e6
     return Result(
-        target=name,
+        target=server.target.name,
         phase=phase,
         requests=raw["requests"],
         seconds=round(took, 2),
@@ -201,6 +222,8 @@ def measure(name: str, phase: str, url: str, seconds: float, connections: int) -
         max_ms=round(raw["max_us"] / 1000, 2),
         errors=sum(int(count) for count in raw["errors"].values()),
         load_1m=round(load, 2),
+        server_cpu_s=round(cpu, 2),
+        per_cpu_second=round(raw["requests"] / cpu) if cpu else 0,
     )
 
 
@@ -250,6 +273,7 @@ def machine() -> dict[str, str]:
         "python": platform.python_version(),
         "wrk": wrk_version.splitlines()[0] if wrk_version else "unknown",
         "kernel": platform.release(),
+        "nice": str(NICENESS),
     }
 
 
@@ -289,13 +313,13 @@ def best_of(runs: list[Result]) -> Result:
     return best
 
 
-def rounds(servers: dict[str, tuple[Target, str]], phase: str, plan: Plan) -> list[Result]:
+def rounds(servers: dict[str, Server], phase: str, plan: Plan) -> list[Result]:
     """`plan.repeat` rounds, each measuring every target once in turn, so that whatever else
     the machine is doing falls on all targets alike."""
     runs: dict[str, list[Result]] = {key: [] for key in servers}
     for _ in range(plan.repeat):
-        for key, (target, url) in servers.items():
-            runs[key].append(measure(target.name, phase, url, plan.seconds, plan.connections))
+        for key, server in servers.items():
+            runs[key].append(measure(server, phase, plan.seconds, plan.connections))
     return [best_of(found) for found in runs.values()]
 
 
@@ -305,20 +329,20 @@ def bench(chosen: dict[str, Target], plan: Plan) -> list[Result]:
     ports = {key: free_port() for key in chosen}
     try:
         servers = {
-            key: (target, stacks[key].enter_context(serving(target, ports[key], preloaded=0)))
+            key: stacks[key].enter_context(serving(target, ports[key], preloaded=0))
             for key, target in chosen.items()
         }
-        for target, url in servers.values():
-            measure(target.name, "warm-up", url, 3, plan.connections)
+        for server in servers.values():
+            measure(server, "warm-up", 3, plan.connections)
         results = rounds(servers, "fresh", plan)
         print(f"fresh store measured; growing each store by {plan.grow:,}", flush=True)
-        for key, (target, url) in servers.items():
-            if target.grows_in_process:
+        for key, server in servers.items():
+            if server.target.grows_in_process:
                 stacks[key].close()
-                restarted = serving(target, ports[key], preloaded=plan.grow)
-                servers[key] = (target, stacks[key].enter_context(restarted))
+                restarted = serving(server.target, ports[key], preloaded=plan.grow)
+                servers[key] = stacks[key].enter_context(restarted)
             else:
-                grow_over_http(url, plan.grow)
+                grow_over_http(server.url, plan.grow)
         results += rounds(servers, f"+{plan.grow:,} objects", plan)
     finally:
         for stack in stacks.values():
@@ -329,12 +353,14 @@ def bench(chosen: dict[str, Target], plan: Plan) -> list[Result]:
 
 def table(results: list[Result]) -> str:
     lines = [
-        "| target | store | req/s | p50 ms | p99 ms | max ms | requests | errors | load |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| target | store | req/s | req per CPU-s | p50 ms | p99 ms | max ms | requests | errors "
+        "| load |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         lines.append(
-            f"| {r.target} | {r.phase} | {r.rps:,.0f} | {r.p50_ms} | {r.p99_ms} | {r.max_ms} "
+            f"| {r.target} | {r.phase} | {r.rps:,.0f} | {r.per_cpu_second:,} | {r.p50_ms} "
+            f"| {r.p99_ms} | {r.max_ms} "
             f"| {r.requests:,} | {r.errors} | {r.load_1m} |"
         )
     return "\n".join(lines)
@@ -349,7 +375,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="rounds per measurement (best kept)")
     parser.add_argument("--localstripe-venv", type=Path, default=BENCH / ".venv-localstripe")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument(
+        "--nice", type=int, default=0, help="scheduling priority of servers and wrk (root: < 0)"
+    )
     args = parser.parse_args(argv)
+    global NICENESS
+    NICENESS = args.nice
     if not shutil.which("wrk"):
         parser.error("wrk is not installed (Debian: apt-get install wrk)")
     chosen = targets(args.localstripe_venv)
