@@ -182,7 +182,8 @@ def _declined_payment(client: stripe.StripeClient, got: dict[str, Body]) -> None
 def _events_and_lists(client: stripe.StripeClient, got: dict[str, Body]) -> None:
     got["location.list"] = raw_body(client.v1.terminal.locations.list())
     got["reader.list"] = raw_body(client.v1.terminal.readers.list({"limit": 100}))
-    got["payment_intent.list"] = raw_body(client.v1.payment_intents.list({"limit": 100}))
+    expand = {"limit": 100, "expand": ["data.latest_charge", "data.payment_method"]}
+    got["payment_intent.list"] = raw_body(client.v1.payment_intents.list(expand))  # type: ignore[arg-type]
     got["charge.list"] = raw_body(client.v1.charges.list({"limit": 100}))
     got["refund.list"] = raw_body(client.v1.refunds.list({"limit": 100}))
     events = client.v1.events.list({"limit": 100})
@@ -223,6 +224,9 @@ def test_object_carries_every_key_of_stripes_example(
 
 
 def test_expandable_fields_come_back_as_objects_when_expanded(bodies: dict[str, Body]) -> None:
+    listed = bodies["payment_intent.list"]["data"]
+    charged = [pi for pi in listed if pi["latest_charge"] is not None]
+    assert charged and all(pi["latest_charge"]["object"] == "charge" for pi in charged)
     location = bodies["reader.retrieve_expanded_location"]["location"]
     assert location["object"] == "terminal.location"
     action = bodies["reader.retrieve_expanded_action"]["action"]

@@ -140,6 +140,8 @@ def test_reused_idempotency_key_with_other_params_is_an_idempotency_error(
     first = client.v1.payment_intents.create(params, options)  # type: ignore[arg-type]
     replay = client.v1.payment_intents.create(params, options)  # type: ignore[arg-type]
     assert replay.id == first.id
+    assert replay.last_response is not None
+    assert replay.last_response.headers.get("Idempotent-Replayed") == "true"
     changed = {**params, "amount": 901}
     error = _caught(lambda: client.v1.payment_intents.create(changed, options))  # type: ignore[arg-type]
     _check(error, Expected(stripe.IdempotencyError, 400, "idempotency_error"))
