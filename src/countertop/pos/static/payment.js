@@ -55,6 +55,11 @@ export function renderPayment(view, order) {
   }
   for (const id of ["retry", "cancel-payment", "capture", "new-sale"]) $(id).hidden = !(view.actions || []).includes(id);
   $("new-sale").textContent = view.state === "canceled" ? "Back to the sale" : "New sale";
+  // Keyboard users: when the focused control went away (or was disabled), offer the next step.
+  const focused = document.activeElement;
+  const lost = !focused || focused === document.body || focused.disabled || focused.closest("[hidden]");
+  const next = (view.actions || []).map((id) => $(id)).find((button) => !button.hidden);
+  if (lost && next) next.focus({ preventScroll: true });
   $("receipt").hidden = !view.receipt;
   if (view.receipt && order) renderReceipt(order);
   $("order-ref").replaceChildren(
