@@ -15,6 +15,7 @@ from countertop.backend.api import (
     ops,
     orders,
     payments,
+    reader_configs,
     readers,
     receipts,
     reconcile,
@@ -71,5 +72,6 @@ def create_app(
         app.include_router(module.router)
     app.include_router(receipts.router)
     app.include_router(reconcile.router)
+    app.include_router(reader_configs.router)
     app.include_router(pos.router)
     return app
