@@ -196,10 +196,12 @@ def fixture(resource: str) -> dict[str, Any]:
 
 
 def missing_keys(ours: dict[str, Any], theirs: dict[str, Any], prefix: str = "") -> Iterator[str]:
-    """Top-level keys of Stripe's object that ours lacks."""
-    for key in theirs:
+    """Keys of Stripe's object, at any depth (dotted), that ours lacks."""
+    for key, value in theirs.items():
         if key not in ours:
             yield prefix + key
+        elif isinstance(value, dict) and isinstance(ours[key], dict):
+            yield from missing_keys(ours[key], value, f"{prefix}{key}.")
 
 
 def raw_body(obj: stripe.StripeObject) -> dict[str, Any]:
