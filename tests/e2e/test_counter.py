@@ -219,6 +219,25 @@ def test_reader_taken_offline_shows_why_and_disables_charge(
     expect(page.locator("#charge")).to_be_enabled()
 
 
+def test_simulated_reader_panel_exists_only_in_emulator_mode(tills: Tills) -> None:
+    page = tills.signed_in()
+    expect(page.locator("#simulator")).to_be_visible()
+
+    real = tills.page()
+    # The same till against a backend holding a real Stripe key: /api/config says so.
+    real.route(
+        "**/api/config",
+        lambda route: route.fulfill(json={"mode": "live", "simulator": False, "currency": "usd"}),
+    )
+    real.goto("/")
+    real.get_by_label("Operator credential").fill(OPERATOR_CREDENTIAL)
+    real.get_by_role("button", name="Sign in").click()
+    real.wait_for_url("**/till")
+    expect(real.locator("#reader-list li").first).to_be_visible()
+    expect(real.locator("#simulator")).to_be_hidden()
+    expect(real.get_by_role("button", name="Present card")).to_have_count(0)
+
+
 def test_till_fits_a_phone_screen(
     tills: Tills, demo_readers: list[dict[str, Any]], screenshot: Screenshot
 ) -> None:

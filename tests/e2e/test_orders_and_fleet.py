@@ -72,10 +72,41 @@ def test_admin_registers_a_reader_that_appears_on_an_open_till(
     expect(till.locator("#reader-list")).to_contain_text("Patio reader")
     expect(till.locator("#reader-list li")).to_have_count(before + 1)
 
-    # Tidy up so the other tests see the demo location as seeded.
+    # Renamed in the fleet screen, the till shows the new label; removed, it drops the reader.
+    row = fleet.locator("#fleet-readers tr", has_text="Patio reader")
+    row.get_by_role("button", name="Rename").click()
+    fleet.get_by_label("New label").fill("Terrace reader")
+    fleet.get_by_label("New label").press("Enter")
+    expect(fleet.locator("#fleet-readers")).to_contain_text("Terrace reader")
+    expect(till.locator("#reader-list")).to_contain_text("Terrace reader")
+    row = fleet.locator("#fleet-readers tr", has_text="Terrace reader")
+    row.get_by_role("button", name="Remove").click()
+    row.get_by_role("button", name="Confirm remove").click()
+    expect(fleet.locator("#fleet-readers")).not_to_contain_text("Terrace reader")
+    expect(till.locator("#reader-list li")).to_have_count(before)
     readers = admin.get("/api/readers", params={"location": demo_location["id"]}).json()["data"]
-    patio = next(r for r in readers if r["label"] == "Patio reader")
-    admin.delete(f"/api/readers/{patio['id']}").raise_for_status()
+    assert "Terrace reader" not in [reader["label"] for reader in readers]
+
+
+def test_admin_creates_and_edits_a_location(tills: Tills, admin: httpx.Client) -> None:
+    fleet = tills.signed_in(ADMIN_CREDENTIAL)
+    fleet.goto("/fleet")
+    fleet.get_by_label("Name").fill("Airport kiosk")
+    fleet.get_by_label("Street").fill("2 Terminal Way")
+    fleet.get_by_label("City").fill("Boston")
+    fleet.get_by_label("State").fill("MA")
+    fleet.get_by_label("Postal code").fill("02128")
+    fleet.get_by_role("button", name="Create location").click()
+    entry = fleet.locator("#fleet-locations li", has_text="Airport kiosk")
+    expect(entry).to_contain_text("2 Terminal Way, Boston, MA, 02128, US")
+
+    entry.get_by_role("button", name="Edit").click()
+    fleet.get_by_label("Name").fill("Airport kiosk B")
+    fleet.get_by_role("button", name="Save location").click()
+    expect(fleet.locator("#fleet-locations")).to_contain_text("Airport kiosk B")
+    names = [loc["display_name"] for loc in admin.get("/api/locations").json()["data"]]
+    assert "Airport kiosk B" in names
+    assert "Airport kiosk" not in names
 
 
 def test_a_location_credential_sees_only_its_own_readers(

@@ -158,7 +158,7 @@ $("location-form").addEventListener("submit", async (event) => {
     return showError("location-error", "Give the location a name, a street and a two-letter country code.");
   try {
     if (id) {
-      delete address.country;
+      // The country goes along unchanged (the API needs a whole address; Stripe keeps the country).
       await api.patch(`/api/locations/${id}`, { display_name: name, address });
       banner(`Saved ${name}.`, "good");
     } else {
