@@ -14,11 +14,14 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from countertop.backend.reader_configs_cli import app as configurations_app
+
 app = typer.Typer(
     help="Countertop: in-person card payments on Stripe Terminal smart readers.",
     no_args_is_help=True,
 )
 console = Console(stderr=True)
+app.add_typer(configurations_app, name="configurations")
 
 
 @app.command()

@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+
+from typer.testing import CliRunner, Result
+
+from countertop.cli import app
+from countertop.emulator.server import EmulatorServer
 from tests.backend.stack import ADMIN, Backend, Stripe
 
 CONFIG = {
@@ -105,3 +112,71 @@ async def test_connection_token_is_scoped_to_the_callers_location(backend: Backe
         assert named.status_code == 201 and named.json()["location"] == location
     async with backend.client("nobody") as stranger:
         assert (await stranger.post("/api/connection-tokens", json={})).status_code == 401
+
+
+async def test_command_line_creates_assigns_and_deletes(
+    emulator: EmulatorServer, stripe_api: Stripe
+) -> None:
+    location = (
+        await stripe_api.http.post(
+            "/v1/terminal/locations",
+            data={
+                "display_name": "Mission St",
+                "address[line1]": "1 Main",
+                "address[city]": "SF",
+                "address[state]": "CA",
+                "address[postal_code]": "94110",
+                "address[country]": "US",
+            },
+        )
+    ).json()["id"]
+    env = {"STRIPE_SECRET_KEY": emulator.secret_key, "STRIPE_API_BASE": emulator.url}
+
+    def countertop(*args: str) -> Result:
+        return CliRunner().invoke(app, ["configurations", *args], env=env)
+
+    made = await asyncio.to_thread(
+        countertop,
+        "create",
+        "--name",
+        "Evenings",
+        "--reboot-window",
+        "2-4",
+        "--tip",
+        "usd:15%,18%,20%",
+        "--tip",
+        "cad:100,200,300",
+    )
+    assert made.exit_code == 0, made.output
+    listed = await asyncio.to_thread(countertop, "list", "--format", "json")
+    [config] = json.loads(listed.stdout)
+    assert config["name"] == "Evenings" and config["reboot_window"] == {
+        "start_hour": 2,
+        "end_hour": 4,
+    }
+    assert config["tipping"] == {
+        "usd": {"percentages": [15, 18, 20]},
+        "cad": {"fixed_amounts": [100, 200, 300]},
+    }
+
+    assigned = await asyncio.to_thread(countertop, "assign", config["id"], "--location", location)
+    assert assigned.exit_code == 0, assigned.output
+    loc = (await stripe_api.http.get(f"/v1/terminal/locations/{location}")).json()
+    assert loc["configuration_overrides"] == config["id"]
+
+    assert (await asyncio.to_thread(countertop, "delete", config["id"])).exit_code == 0
+    again = await asyncio.to_thread(countertop, "delete", config["id"])
+    assert again.exit_code == 1 and "No such configuration" in again.output
+
+
+def test_command_line_refuses_bad_presets() -> None:
+    runner = CliRunner()
+    env = {"STRIPE_SECRET_KEY": "sk_test_x", "STRIPE_API_BASE": "http://127.0.0.1:9"}
+    for args in (
+        ["--tip", "usd"],
+        ["--tip", "usd:ten"],
+        ["--reboot-window", "late"],
+        ["--reboot-window", "2-30"],
+    ):
+        result = runner.invoke(app, ["configurations", "create", *args], env=env)
+        assert result.exit_code == 2, (args, result.output)

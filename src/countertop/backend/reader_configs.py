@@ -11,9 +11,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from countertop.backend.services.context import Services
 from countertop.backend.services.readers import stripe_error
-from countertop.backend.stripe_gateway import StripeFailure
+from countertop.backend.stripe_gateway import StripeFailure, StripeGateway
 
 Json = dict[str, Any]
 # The smart readers whose configuration carries a splash screen.
@@ -84,40 +83,42 @@ def configuration_json(config: Json) -> Json:
     }
 
 
-async def list_configurations(svc: Services) -> list[Json]:
+async def list_configurations(gateway: StripeGateway) -> list[Json]:
     try:
-        return [configuration_json(c) for c in await svc.gateway.list_configurations()]
+        return [configuration_json(c) for c in await gateway.list_configurations()]
     except StripeFailure as failure:
         raise stripe_error(failure, "configuration", "*") from None
 
 
-async def create_configuration(svc: Services, body: ConfigurationIn) -> Json:
+async def create_configuration(gateway: StripeGateway, body: ConfigurationIn) -> Json:
     try:
-        created = await svc.gateway.create_configuration(params=to_stripe(body))
+        created = await gateway.create_configuration(params=to_stripe(body))
     except StripeFailure as failure:
         raise stripe_error(failure, "configuration", body.name or "new") from None
     return configuration_json(created)
 
 
-async def update_configuration(svc: Services, configuration: str, body: ConfigurationIn) -> Json:
+async def update_configuration(
+    gateway: StripeGateway, configuration: str, body: ConfigurationIn
+) -> Json:
     try:
-        updated = await svc.gateway.update_configuration(configuration, params=to_stripe(body))
+        updated = await gateway.update_configuration(configuration, params=to_stripe(body))
     except StripeFailure as failure:
         raise stripe_error(failure, "configuration", configuration) from None
     return configuration_json(updated)
 
 
-async def delete_configuration(svc: Services, configuration: str) -> None:
+async def delete_configuration(gateway: StripeGateway, configuration: str) -> None:
     try:
-        await svc.gateway.delete_configuration(configuration)
+        await gateway.delete_configuration(configuration)
     except StripeFailure as failure:
         raise stripe_error(failure, "configuration", configuration) from None
 
 
-async def assign(svc: Services, location: str, configuration: str | None) -> Json:
+async def assign(gateway: StripeGateway, location: str, configuration: str | None) -> Json:
     """Make the location's readers use `configuration` (None: back to the account default)."""
     try:
-        updated = await svc.gateway.update_location(
+        updated = await gateway.update_location(
             location, changes={"configuration_overrides": configuration or ""}
         )
     except StripeFailure as failure:
@@ -130,9 +131,9 @@ async def assign(svc: Services, location: str, configuration: str | None) -> Jso
     return {"location": updated["id"], "configuration": updated.get("configuration_overrides")}
 
 
-async def connection_token(svc: Services, location: str) -> Json:
+async def connection_token(gateway: StripeGateway, location: str) -> Json:
     try:
-        token = await svc.gateway.create_connection_token(location=location)
+        token = await gateway.create_connection_token(location=location)
     except StripeFailure as failure:
         raise stripe_error(failure, "location", location) from None
     return {"secret": token["secret"], "location": token.get("location", location)}

@@ -33,24 +33,24 @@ class TokenIn(BaseModel):
 
 @router.get(CONFIGS, summary="Reader configurations")
 async def list_configurations(_: Admin, svc: Svc) -> dict[str, Any]:
-    return {"data": await reader_configs.list_configurations(svc)}
+    return {"data": await reader_configs.list_configurations(svc.gateway)}
 
 
 @router.post(CONFIGS, status_code=201, summary="Create a reader configuration")
 async def create_configuration(body: ConfigurationIn, _: Admin, svc: Svc) -> dict[str, Any]:
-    return await reader_configs.create_configuration(svc, body)
+    return await reader_configs.create_configuration(svc.gateway, body)
 
 
 @router.patch(CONFIGS + "/{configuration_id}", summary="Change a reader configuration")
 async def update_configuration(
     configuration_id: str, body: ConfigurationIn, _: Admin, svc: Svc
 ) -> dict[str, Any]:
-    return await reader_configs.update_configuration(svc, configuration_id, body)
+    return await reader_configs.update_configuration(svc.gateway, configuration_id, body)
 
 
 @router.delete(CONFIGS + "/{configuration_id}", status_code=204, summary="Delete one")
 async def delete_configuration(configuration_id: str, _: Admin, svc: Svc) -> Response:
-    await reader_configs.delete_configuration(svc, configuration_id)
+    await reader_configs.delete_configuration(svc.gateway, configuration_id)
     return Response(status_code=204)
 
 
@@ -61,7 +61,7 @@ async def delete_configuration(configuration_id: str, _: Admin, svc: Svc) -> Res
 async def assign_configuration(
     location_id: str, body: AssignIn, _: Admin, svc: Svc
 ) -> dict[str, Any]:
-    return await reader_configs.assign(svc, location_id, body.configuration)
+    return await reader_configs.assign(svc.gateway, location_id, body.configuration)
 
 
 @router.post(
@@ -83,4 +83,4 @@ async def connection_token(body: TokenIn, principal: Caller, svc: Svc) -> dict[s
             )
         location = mine[0]
     principal.check_location(location)
-    return await reader_configs.connection_token(svc, location)
+    return await reader_configs.connection_token(svc.gateway, location)
