@@ -187,9 +187,20 @@ async def test_receipt_refusals(shop: Backend, database_url: str, emulator: Emul
         assert nothing.status_code == 404
         assert (await http.get("/api/orders/ord_none/receipt")).status_code == 404
     async with shop.client(ADMIN) as admin:
+        address = {
+            "line1": "1 Pier",
+            "city": "SF",
+            "state": "CA",
+            "postal_code": "94111",
+            "country": "US",
+        }
+        other = await admin.post(
+            "/api/locations", json={"display_name": "Pier", "address": address}
+        )
+        assert other.status_code == 201, other.text
         created = await admin.post(
             "/api/operators",
-            json={"name": "Elsewhere", "role": "operator", "locations": ["tml_other"]},
+            json={"name": "Elsewhere", "role": "operator", "locations": [other.json()["id"]]},
         )
         assert created.status_code == 201, created.text
     async with shop.client(created.json()["credential"]) as stranger:
