@@ -161,6 +161,11 @@ def configure_logging(settings: Settings, stream: TextIO | None = None) -> loggi
         logger.propagate = True
     # Requests are logged once, by the middleware below, with their request id.
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    # The stripe library and httpx log every call at INFO; the gateway's own lines carry the ids
+    # that matter, so theirs are kept for warnings and errors unless DEBUG is asked for.
+    if root.level > logging.DEBUG:
+        for name in ("stripe", "httpx", "alembic.runtime.migration"):
+            logging.getLogger(name).setLevel(logging.WARNING)
     return handler
 
 
