@@ -12,15 +12,8 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from countertop.backend.doctor import (
-    REQUIRED_EVENTS,
-    Check,
-    Probes,
-    StripeProbe,
-    diagnose,
-    failed,
-    render,
-)
+from countertop.backend.doctor import REQUIRED_EVENTS, Check, diagnose, failed, render
+from countertop.backend.doctor_probes import Probes, StripeProbe
 from countertop.backend.settings import Settings
 from countertop.backend.store.db import Database
 from tests.backend.stack import Backend
