@@ -113,3 +113,17 @@ def test_hub_follows_the_database() -> None:
     assert type(create_hub("sqlite+aiosqlite:///./x.db")).__name__ == "MemoryHub"
     assert type(create_hub("postgresql://u@h/db")).__name__ == "PostgresHub"
     assert type(create_hub("postgres://u@h/db")).__name__ == "PostgresHub"
+
+
+async def test_published_reader_status_shows_in_metrics() -> None:
+    await publish_reader(
+        MemoryHub(), {"id": "tmr_metrics1", "location": "tml_3", "status": "offline"}
+    )
+    online = {
+        sample.labels["reader"]: sample.value
+        for family in metrics.READERS.collect()
+        if family.name == "countertop_reader_online"
+        for sample in family.samples
+    }
+    assert online["tmr_metrics1"] == 0
+    metrics.forget_reader("tmr_metrics1")

@@ -22,6 +22,7 @@ from fastapi.responses import StreamingResponse
 from countertop.backend.auth import Principal, current_principal
 from countertop.backend.errors import ApiError
 from countertop.backend.live import LiveHub, Subscription, location_channel, order_channel
+from countertop.backend.services.orders import get_order_view
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +62,7 @@ def is_stale(shown: dict[str, Any] | None, new: dict[str, Any]) -> bool:
 
 
 async def load_order(request: Request, order_id: str) -> dict[str, Any] | None:
-    from countertop.backend.services.orders import get_order_view
-
-    view: dict[str, Any] | None = await get_order_view(request.app.state.db, order_id)
-    return view
+    return await get_order_view(request.app.state.db, order_id)
 
 
 async def _order_or_404(request: Request, order_id: str, principal: Principal) -> dict[str, Any]:

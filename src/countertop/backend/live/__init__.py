@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from countertop.backend import metrics
 from countertop.backend.live.hub import LiveHub, MemoryHub, Subscription
 from countertop.backend.live.postgres import PostgresHub
 
@@ -53,7 +54,9 @@ async def publish_order(hub: LiveHub, order: dict[str, Any]) -> None:
 
 
 async def publish_reader(hub: LiveHub, reader: dict[str, Any]) -> None:
-    """Announce a reader snapshot on its location's channel."""
+    """Announce a reader snapshot on its location's channel (and note its status in metrics)."""
+    if reader.get("id") and reader.get("status"):
+        metrics.set_reader_status(reader["id"], reader.get("location") or "", reader["status"])
     if reader.get("location"):
         await hub.publish(location_channel(reader["location"]), "reader", reader)
 
