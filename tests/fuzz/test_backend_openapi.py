@@ -16,7 +16,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 
 from tests.backend.stack import ADMIN, Backend, bearer
 
-EXAMPLES = {GenerationMode.POSITIVE: 8, GenerationMode.NEGATIVE: 6}
+EXAMPLES = {GenerationMode.POSITIVE: 6, GenerationMode.NEGATIVE: 4}
 
 
 def fuzz_operations(document: dict[str, Any], base_url: str) -> tuple[int, list[str]]:
