@@ -1,0 +1,340 @@
+"""Backend throughput: complete payment flows per second, and webhook ingestion per second.
+
+Flows: each till owns a simulated reader that presents a good card as soon as a payment reaches it
+(the emulator's auto-present, zero latency). A till creates an order, starts its payment on the
+reader and waits for the order to be `paid` (seen on the location's live event stream, as the POS
+sees it); the card tap, the webhooks (signed, verified, stored, applied), the capture from the
+outbox and the live events all happen in between. Flows/s counts sales completed in the window.
+
+Webhooks: the events Stripe sent during the flows are re-sent to `/webhooks/stripe`, each under a
+fresh id and signed with the endpoint's secret, one in ten sent twice; every one is verified,
+deduplicated by id and applied to its payment attempt. The requests are built and signed before
+the clock starts and sent over keep-alive connections by a minimal HTTP client, so the client
+costs little of the machine the backend runs on.
+
+    .venv/bin/python bench/backend_bench.py --database both --seconds 20 --tills 16
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import json
+import os
+import platform
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from backend_stack import Stack, cpu_seconds, running_stack
+
+AMOUNT = 1000  # ends in 00: no test-network decline
+
+
+@dataclass
+class FlowResult:
+    backend_cpu: float = 0.0
+    emulator_cpu: float = 0.0
+    completed: int = 0
+    failed: int = 0
+    seconds: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+
+    @property
+    def per_second(self) -> float:
+        return self.completed / self.seconds if self.seconds else 0.0
+
+
+@dataclass
+class WebhookResult:
+    backend_cpu: float = 0.0
+    sent: int = 0
+    seconds: float = 0.0
+    statuses: Counter[int] = field(default_factory=Counter)
+
+    @property
+    def per_second(self) -> float:
+        return self.sent / self.seconds if self.seconds else 0.0
+
+
+# --- setting up a store: a location and one simulated reader per till ------------------------
+
+
+async def set_up_store(stack: Stack, tills: int) -> tuple[str, list[str]]:
+    admin = {"Authorization": f"Bearer {stack.admin_credential}"}
+    async with httpx.AsyncClient(base_url=stack.backend_url, headers=admin, timeout=30) as http:
+        address = {"line1": "1 Bench St", "city": "Austin", "state": "TX",
+                   "postal_code": "78701", "country": "US"}  # fmt: skip
+        created = await http.post(
+            "/api/locations", json={"display_name": "Bench", "address": address}
+        )
+        created.raise_for_status()
+        location = created.json()["id"]
+        readers = []
+        for n in range(tills):
+            body = {
+                "registration_code": "simulated-wpe",
+                "label": f"Till {n}",
+                "location": location,
+            }
+            reader = await http.post("/api/readers", json=body)
+            reader.raise_for_status()
+            readers.append(reader.json()["id"])
+    async with httpx.AsyncClient(base_url=stack.emulator_url, timeout=30) as emulator:
+        for reader_id in readers:
+            answer = await emulator.post(
+                f"/_emulator/readers/{reader_id}/auto_present", json={"after_ms": 0}
+            )
+            answer.raise_for_status()
+    return location, readers
+
+
+# --- flows -----------------------------------------------------------------------------------
+
+
+class PaidWatcher:
+    """Follows the location's event stream and resolves a future when an order becomes paid."""
+
+    def __init__(self) -> None:
+        self.waiting: dict[str, asyncio.Future[None]] = {}
+
+    def expect(self, order_id: str) -> asyncio.Future[None]:
+        future = self.waiting.get(order_id)
+        if future is None:
+            future = self.waiting[order_id] = asyncio.get_running_loop().create_future()
+        return future
+
+    async def follow(self, http: httpx.AsyncClient, location: str, ready: asyncio.Event) -> None:
+        async with http.stream("GET", f"/api/locations/{location}/events", timeout=None) as stream:
+            ready.set()
+            event = None
+            async for line in stream.aiter_lines():
+                if line.startswith("event: "):
+                    event = line[7:]
+                elif line.startswith("data: ") and event == "order":
+                    order = json.loads(line[6:])
+                    if order["status"] == "paid":
+                        future = self.expect(order["id"])
+                        if not future.done():
+                            future.set_result(None)
+
+
+async def till(
+    http: httpx.AsyncClient, watcher: PaidWatcher, location: str, reader: str,
+    start: float, end: float, result: FlowResult,
+) -> None:  # fmt: skip
+    while time.perf_counter() < end:
+        began = time.perf_counter()
+        try:
+            order = await http.post(
+                "/api/orders", json={"location": location, "currency": "usd", "amount": AMOUNT}
+            )
+            order.raise_for_status()
+            order_id = order.json()["id"]
+            paid = watcher.expect(order_id)
+            started = await http.post(f"/api/orders/{order_id}/payments", json={"reader": reader})
+            started.raise_for_status()
+            await asyncio.wait_for(paid, 30)
+        except (httpx.HTTPError, TimeoutError) as error:
+            result.failed += 1
+            print(f"  flow failed on {reader}: {error!r}", file=sys.stderr)
+            continue
+        finished = time.perf_counter()
+        if start <= began and finished <= end:
+            result.completed += 1
+            result.latencies.append(finished - began)
+
+
+async def run_flows(
+    stack: Stack, location: str, readers: list[str], seconds: float, warmup: float
+) -> FlowResult:
+    admin = {"Authorization": f"Bearer {stack.admin_credential}"}
+    limits = httpx.Limits(
+        max_connections=len(readers) + 4, max_keepalive_connections=len(readers) + 4
+    )
+    async with httpx.AsyncClient(
+        base_url=stack.backend_url, headers=admin, timeout=30, limits=limits
+    ) as http:
+        watcher = PaidWatcher()
+        ready = asyncio.Event()
+        follower = asyncio.create_task(watcher.follow(http, location, ready))
+        await ready.wait()
+        start = time.perf_counter() + warmup
+        end = start + seconds
+        result = FlowResult(seconds=seconds)
+        await asyncio.gather(
+            measure_cpu(stack, start, end, result),
+            *(till(http, watcher, location, r, start, end, result) for r in readers),
+        )
+        follower.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await follower
+    return result
+
+
+async def measure_cpu(stack: Stack, start: float, end: float, result: FlowResult) -> None:
+    """CPU the backend and the emulator spend in the window: the cost of a flow on any machine."""
+    await asyncio.sleep(max(0.0, start - time.perf_counter()))
+    backend, emulator = cpu_seconds(stack.backend_pid), cpu_seconds(stack.emulator_pid)
+    await asyncio.sleep(max(0.0, end - time.perf_counter()))
+    result.backend_cpu = cpu_seconds(stack.backend_pid) - backend
+    result.emulator_cpu = cpu_seconds(stack.emulator_pid) - emulator
+
+
+# --- webhooks --------------------------------------------------------------------------------
+
+
+async def stripe_events(stack: Stack, limit: int) -> list[dict[str, Any]]:
+    """The events the emulator created during the flows (newest first), up to `limit`."""
+    events: list[dict[str, Any]] = []
+    params: dict[str, Any] = {"limit": 100}
+    headers = {"Authorization": "Bearer sk_test_backend_bench"}
+    async with httpx.AsyncClient(base_url=stack.emulator_url, headers=headers, timeout=30) as http:
+        while len(events) < limit:
+            page = (await http.get("/v1/events", params=params)).json()
+            events.extend(page["data"])
+            if not page["has_more"]:
+                break
+            params["starting_after"] = page["data"][-1]["id"]
+    return events[:limit]
+
+
+def signed_requests(events: list[dict[str, Any]], secret: str, host: str) -> list[bytes]:
+    """One HTTP/1.1 request per delivery: each event under a fresh id, every tenth sent twice."""
+    now = int(time.time())
+    requests: list[bytes] = []
+    for n, event in enumerate(events):
+        body = json.dumps({**event, "id": f"evt_bench{n:08d}", "created": now}).encode()
+        signature = hmac.new(secret.encode(), f"{now}.".encode() + body, hashlib.sha256).hexdigest()
+        request = (
+            f"POST /webhooks/stripe HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+            f"Stripe-Signature: t={now},v1={signature}\r\nContent-Length: {len(body)}\r\n\r\n"
+        ).encode() + body
+        requests.append(request)
+        if n % 10 == 9:
+            requests.append(requests[-2])  # a duplicate delivery of the previous event
+    return requests
+
+
+async def send_all(url: str, requests: list[bytes], connections: int) -> WebhookResult:
+    host, port = url.removeprefix("http://").split(":")
+    queue = iter(requests)
+    result = WebhookResult()
+
+    async def connection() -> None:
+        reader, writer = await asyncio.open_connection(host, int(port))
+        try:
+            for request in queue:
+                writer.write(request)
+                head = await reader.readuntil(b"\r\n\r\n")
+                status = int(head.split(b" ", 2)[1])
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":")[1])
+                await reader.readexactly(length)
+                result.statuses[status] += 1
+                result.sent += 1
+        finally:
+            writer.close()
+
+    began = time.perf_counter()
+    await asyncio.gather(*(connection() for _ in range(connections)))
+    result.seconds = time.perf_counter() - began
+    return result
+
+
+# --- the run ---------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def profiled(stack: Stack, out: Path | None, name: str) -> Iterator[None]:
+    """With `out`, sample the backend process with py-spy meanwhile (collapsed stacks)."""
+    if out is None:
+        yield
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    spy = Path(sys.executable).with_name("py-spy")
+    command = [str(spy), "record", "--pid", str(stack.backend_pid), "--format", "raw",
+               "--rate", "100", "--nonblocking", "--gil", "--output", str(out / f"{name}.txt")]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        yield
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(30)
+
+
+async def bench_one(kind: str, args: argparse.Namespace) -> dict[str, Any]:
+    with running_stack(kind, args.log_level) as stack:
+        location, readers = await set_up_store(stack, args.tills)
+        with profiled(stack, args.profile, f"{kind}-flows"):
+            flows = await run_flows(stack, location, readers, args.seconds, args.warmup)
+        await asyncio.sleep(2)  # let the last deliveries land
+        events = await stripe_events(stack, args.events)
+        requests = signed_requests(
+            events, stack.webhook_secret, stack.backend_url.removeprefix("http://")
+        )
+        backend_cpu = cpu_seconds(stack.backend_pid)
+        with profiled(stack, args.profile, f"{kind}-webhooks"):
+            webhooks = await send_all(stack.backend_url, requests, args.connections)
+        webhooks.backend_cpu = cpu_seconds(stack.backend_pid) - backend_cpu
+    latencies = sorted(flows.latencies) or [0.0]
+    return {
+        "database": kind,
+        "flows_per_second": round(flows.per_second, 1),
+        "flows_completed": flows.completed,
+        "flows_failed": flows.failed,
+        "flow_p50_ms": round(statistics.median(latencies) * 1000, 1),
+        "flow_p95_ms": round(latencies[int(len(latencies) * 0.95)] * 1000, 1),
+        "backend_cpu_ms_per_flow": per(flows.backend_cpu, flows.completed),
+        "emulator_cpu_ms_per_flow": per(flows.emulator_cpu, flows.completed),
+        "webhook_events_per_second": round(webhooks.per_second, 1),
+        "backend_cpu_ms_per_event": per(webhooks.backend_cpu, webhooks.sent),
+        "webhook_deliveries": webhooks.sent,
+        "webhook_statuses": dict(webhooks.statuses),
+    }
+
+
+def per(cpu_seconds: float, count: int) -> float | None:
+    return round(cpu_seconds * 1000 / count, 2) if count else None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--database", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--seconds", type=float, default=20.0, help="measured window of the flows")
+    parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument("--tills", type=int, default=16, help="concurrent tills (one reader each)")
+    parser.add_argument(
+        "--events", type=int, default=10_000, help="distinct webhook events to send"
+    )
+    parser.add_argument("--connections", type=int, default=16, help="webhook sender connections")
+    parser.add_argument("--log-level", default="INFO", help="the backend's COUNTERTOP_LOG_LEVEL")
+    parser.add_argument("--profile", type=Path, help="write py-spy samples of the backend here")
+    args = parser.parse_args()
+    kinds = ["sqlite", "postgres"] if args.database == "both" else [args.database]
+    cpu = platform.processor() or platform.machine()
+    print(f"# {os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}")
+    for kind in kinds:
+        print(f"# load average before {kind}: {os.getloadavg()}", flush=True)
+        print(json.dumps(asyncio.run(bench_one(kind, args))), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,159 @@
+"""The processes a backend benchmark runs: the emulator and the backend, each in its own process,
+configured as in production against Stripe (the backend knows the emulator only by its address and
+verifies webhooks with a secret it was given), plus a fresh database for each run."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+COUNTERTOP = str(Path(sys.executable).with_name("countertop"))
+API_KEY = "sk_test_backend_bench"
+POSTGRES_ADMIN = os.environ.get(
+    "BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class Stack:
+    emulator_url: str
+    backend_url: str
+    webhook_secret: str
+    admin_credential: str
+    database: str
+    logs: Path
+    backend_pid: int
+    emulator_pid: int
+
+
+def wait_until_serving(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url} exited with {process.returncode}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=1).status_code < 500:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not start within {timeout} s")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a process has used so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@contextlib.contextmanager
+def database(kind: str, workdir: Path) -> Iterator[str]:
+    """A fresh database URL: a SQLite file, or a PostgreSQL database dropped afterwards."""
+    if kind == "sqlite":
+        yield f"sqlite+aiosqlite:///{workdir / 'bench.db'}"
+        return
+    name = "ct_bench_" + secrets.token_hex(4)
+    _admin(f'CREATE DATABASE "{name}"')
+    try:
+        yield POSTGRES_ADMIN.rsplit("/", 1)[0] + "/" + name
+    finally:
+        _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _admin(sql: str) -> None:
+    import asyncio
+
+    async def run() -> None:
+        conn = await asyncpg.connect(POSTGRES_ADMIN)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    # Its own thread: the caller may be inside an event loop already.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, run()).result()
+
+
+@contextlib.contextmanager
+def running_stack(kind: str, log_level: str = "INFO") -> Iterator[Stack]:
+    """Emulator and backend processes on loopback ports, on a fresh database of `kind`."""
+    with tempfile.TemporaryDirectory(prefix="ct-bench-") as tmp:
+        workdir = Path(tmp)
+        with database(kind, workdir) as url:
+            yield from _processes(url, workdir, log_level)
+
+
+def _processes(url: str, workdir: Path, log_level: str) -> Iterator[Stack]:
+    emulator_port, backend_port = free_port(), free_port()
+    backend_url = f"http://127.0.0.1:{backend_port}"
+    emulator_url = f"http://127.0.0.1:{emulator_port}"
+    secret = "whsec_" + secrets.token_hex(16)
+    admin = "admin-" + secrets.token_urlsafe(16)
+    logs = workdir / "logs"
+    logs.mkdir()
+    emulator_cmd = [
+        COUNTERTOP, "emulator", "--port", str(emulator_port),
+        "--webhook", f"{backend_url}/webhooks/stripe", "--webhook-secret", secret,
+    ]  # fmt: skip
+    env = {
+        **os.environ,
+        "STRIPE_SECRET_KEY": API_KEY,
+        "STRIPE_API_BASE": emulator_url,
+        "STRIPE_WEBHOOK_SECRET": secret,
+        "DATABASE_URL": url,
+        "COUNTERTOP_PUBLIC_URL": backend_url,
+        "COUNTERTOP_ADMIN_CREDENTIAL": admin,
+        "COUNTERTOP_LOG_LEVEL": log_level,
+    }
+    env.pop("COUNTERTOP_EMULATOR", None)
+    with (
+        (logs / "emulator.log").open("wb") as emulator_log,
+        (logs / "backend.log").open("wb") as backend_log,
+    ):
+        emulator = subprocess.Popen(
+            emulator_cmd, cwd=workdir, stdout=emulator_log, stderr=subprocess.STDOUT
+        )
+        backend = None
+        try:
+            wait_until_serving(f"{emulator_url}/_emulator/state", emulator)
+            backend = subprocess.Popen(
+                [COUNTERTOP, "serve", "--port", str(backend_port)],
+                cwd=workdir, env=env, stdout=backend_log, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+            wait_until_serving(f"{backend_url}/healthz", backend)
+            yield Stack(
+                emulator_url, backend_url, secret, admin, url, logs, backend.pid, emulator.pid
+            )
+        finally:
+            if backend is not None:
+                stop(backend)
+            stop(emulator)
