@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from countertop.backend.errors import ApiError, problem
-from countertop.backend.services.events import DONE, apply_event, store_event
+from countertop.backend.services.events import receive_event
 from countertop.backend.stripe_gateway import StripeFailure, WebhookRejected, verify_webhook
 
 router = APIRouter(tags=["webhooks"])
@@ -41,10 +41,9 @@ async def stripe_webhook(request: Request) -> Any:
         return problem(ApiError(400, "invalid_signature", "Webhook refused", str(rejected)))
     if not isinstance(event.get("id"), str) or not isinstance(event.get("data"), dict):
         return problem(ApiError(400, "validation_error", "Not an event", "No id or data."))
-    if await store_event(svc, event, payload) == DONE:
-        return {"received": True, "duplicate": True}
     try:
-        await apply_event(svc, event)
+        if not await receive_event(svc, event, payload):
+            return {"received": True, "duplicate": True}
     except StripeFailure as failure:
         log.warning("event %s stored, not applied yet: %s", event["id"], failure)
         return JSONResponse({"received": True, "applied": False}, status_code=503)

@@ -41,6 +41,15 @@ class Services:
     def hub(self) -> Any:
         return getattr(self.app_state, "hub", None) if self.app_state is not None else None
 
+    def nobody_listens(self) -> bool:
+        """True when live events would reach no one (a single instance with no subscriber)."""
+        hub = self.hub
+        if hub is None:
+            return True
+        from countertop.backend.live import MemoryHub
+
+        return isinstance(hub, MemoryHub) and hub.subscriber_count == 0
+
     def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         """Run a best-effort notification in the background (never durable work)."""
         task = asyncio.get_running_loop().create_task(coro)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import orjson
 from sqlalchemy.exc import IntegrityError
 
 from countertop.backend.services.context import Services
@@ -21,7 +20,7 @@ from countertop.backend.services.sync import (
     mark_applied,
     sync_attempt,
 )
-from countertop.backend.store.payments import WebhookEventRow
+from countertop.backend.store.payments import AttemptRow, WebhookEventRow
 from countertop.domain.observations import from_charge, from_payment_intent
 
 log = logging.getLogger("countertop.webhooks")
@@ -30,8 +29,11 @@ Json = dict[str, Any]
 NEW, PENDING, DONE = "new", "pending", "done"
 
 
-async def store_event(svc: Services, event: Json, payload: bytes) -> str:
-    """Store the event once: NEW the first time, PENDING if stored but not applied, else DONE."""
+async def store_event(svc: Services, event: Json, payload: bytes, *, applied: bool) -> str:
+    """Store the event once: NEW the first time, PENDING if stored but not applied, else DONE.
+
+    `applied` stores it as applied already (an event about nothing of ours).
+    """
     obj = (event.get("data") or {}).get("object") or {}
     row = WebhookEventRow(
         id=event["id"],
@@ -40,7 +42,7 @@ async def store_event(svc: Services, event: Json, payload: bytes) -> str:
         created=int(event.get("created") or 0),
         payload=payload.decode("utf-8", "replace"),
         received_at=svc.clock(),
-        processed_at=None,
+        processed_at=svc.clock() if applied else None,
     )
     try:
         async with svc.db.session() as s, s.begin():
@@ -63,19 +65,30 @@ def _payment_intent_of(event_type: str, obj: Json) -> str | None:
     return target.get("id") if isinstance(target, dict) else target
 
 
-async def apply_event(svc: Services, event: Json) -> None:
+async def receive_event(svc: Services, event: Json, payload: bytes) -> bool:
+    """Store a verified event once and apply it; False when it had been applied before."""
+    event_type = str(event.get("type"))
+    obj = (event.get("data") or {}).get("object") or {}
+    if event_type.startswith("terminal.reader.") and obj.get("id"):
+        svc.spawn(publish_reader_status(svc, obj["id"]))
+    payment_intent = _payment_intent_of(event_type, obj)
+    row = await attempt_for_payment_intent(svc, payment_intent) if payment_intent else None
+    stored = await store_event(svc, event, payload, applied=row is None)
+    if stored == DONE:
+        return False
+    if row is None:  # not one of ours (or not yet known): kept, nothing to apply
+        await mark_applied(svc, event["id"] if stored == PENDING else None)
+        return True
+    await apply_event(svc, event, row)
+    return True
+
+
+async def apply_event(svc: Services, event: Json, row: AttemptRow) -> None:
     """Apply one stored event; marks it applied in the same transaction as its state change."""
     event_id = event["id"]
     event_type = str(event.get("type"))
     obj = (event.get("data") or {}).get("object") or {}
     cause = f"webhook:{event_id} {event_type}"
-    if event_type.startswith("terminal.reader.") and obj.get("id"):
-        svc.spawn(publish_reader_status(svc, obj["id"]))
-    payment_intent = _payment_intent_of(event_type, obj)
-    row = await attempt_for_payment_intent(svc, payment_intent) if payment_intent else None
-    if row is None:
-        await mark_applied(svc, event_id)  # not one of ours (or not yet known): nothing to do
-        return
     if event_type.startswith("payment_intent."):
         observed = from_payment_intent(obj, row.amount)
     elif event_type.startswith("charge.") and event_type != "charge.failed":
@@ -86,7 +99,3 @@ async def apply_event(svc: Services, event: Json) -> None:
         await apply(svc, row.id, observed, cause, event_id=event_id)
     else:  # a reader event, a failure or a refund: read the current state from Stripe
         await sync_attempt(svc, row.id, cause, event_id=event_id)
-
-
-def decode(payload: bytes) -> Json:
-    return orjson.loads(payload)

@@ -141,15 +141,16 @@ async def get_order_view(db: Database, order_id: str) -> dict[str, Any] | None:
         return await _load_view(s, order)
 
 
-async def publish_order_view(svc: Services, order_id: str) -> None:
-    hub = svc.hub
-    if hub is None:
+async def publish_order_view(
+    svc: Services, order_id: str, view: dict[str, Any] | None = None
+) -> None:
+    if svc.nobody_listens():
         return
-    view = await get_order_view(svc.db, order_id)
+    view = view or await get_order_view(svc.db, order_id)
     if view is not None:
         from countertop.backend.live import publish_order
 
-        await publish_order(hub, view)
+        await publish_order(svc.hub, view)
 
 
 def build_cart(
@@ -224,7 +225,7 @@ async def create_order(
     assert view is not None
     if view["location"] != new.location_id:
         raise DomainError("this Idempotency-Key was used for another order")
-    await publish_order_view(svc, order_id)
+    await publish_order_view(svc, order_id, view)
     return view
 
 

@@ -156,7 +156,7 @@ async def simulate_card(
 
 
 async def publish_reader_json(svc: Services, view: Json) -> None:
-    if svc.hub is None:
+    if svc.nobody_listens():
         return
     from countertop.backend.live import publish_reader
 
@@ -165,7 +165,7 @@ async def publish_reader_json(svc: Services, view: Json) -> None:
 
 async def publish_reader_status(svc: Services, reader_id: str) -> None:
     """Tell the reader's location that its status changed (best effort)."""
-    if svc.hub is None:
+    if svc.nobody_listens():
         return
     reader = await svc.gateway.retrieve_reader(reader_id)
     await publish_reader_json(svc, await reader_view(svc, reader))

@@ -161,6 +161,14 @@ async def apply(
             return None
         applied, effects = result
         if applied.changed:
+            state = applied.attempt
+            log.info(
+                "attempt %s is %s (%s)",
+                state.id,
+                state.status.value,
+                cause,
+                extra={"order_id": state.order_id, "payment_intent": state.payment_intent},
+            )
             await after_commit(svc, applied, effects)
         return applied
     raise RuntimeError(f"attempt {attempt_id} kept changing under us")
@@ -328,7 +336,7 @@ async def after_commit(svc: Services, applied: Applied, effects: Sequence[Effect
     """Wake the worker for new durable work and tell live clients (best effort, after commit)."""
     if any(isinstance(e, ScheduleCapture) for e in effects):
         svc.work_ready.set()
-    if svc.hub is None:
+    if svc.nobody_listens():
         return
     from countertop.backend.services.orders import publish_order_view
     from countertop.backend.services.readers import publish_reader_status
