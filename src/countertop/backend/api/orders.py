@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query
 
 from countertop.backend.api.deps import ID_QUERY, domain_errors, scope, services, visible_order
+from countertop.backend.api.documented import COMMON, OrderList, OrderOut, answers
 from countertop.backend.api.schemas import OrderIn
 from countertop.backend.auth import Principal, current_principal
 from countertop.backend.services import orders
@@ -19,7 +20,12 @@ Caller = Annotated[Principal, Depends(current_principal)]
 Svc = Annotated[Services, Depends(services)]
 
 
-@router.post("", status_code=201, summary="Create an order (a cart or a keyed amount)")
+@router.post(
+    "",
+    status_code=201,
+    summary="Create an order (a cart or a keyed amount)",
+    responses=answers(OrderOut, 201, **COMMON, e403="forbidden_location"),
+)
 async def create_order(
     body: OrderIn,
     principal: Caller,
@@ -35,7 +41,11 @@ async def create_order(
         return await orders.create_order(svc, new, created_by=principal.id, idempotency_key=key)
 
 
-@router.get("", summary="List orders, newest first")
+@router.get(
+    "",
+    summary="List orders, newest first",
+    responses=answers(OrderList, **COMMON, e403="forbidden_location"),
+)
 async def list_orders(
     principal: Caller,
     svc: Svc,
@@ -54,7 +64,11 @@ async def list_orders(
     return {"data": found}
 
 
-@router.get("/{order_id}", summary="An order with its attempts and history")
+@router.get(
+    "/{order_id}",
+    summary="An order with its attempts and history",
+    responses=answers(OrderOut, **COMMON),
+)
 async def get_order(order_id: str, principal: Caller, svc: Svc) -> dict[str, Any]:
     order = await visible_order(svc, principal, order_id)
     view = await orders.get_order_view(svc.db, order.id)

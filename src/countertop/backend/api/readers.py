@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Response
 
 from countertop.backend.api.deps import ID_QUERY, scope, services
+from countertop.backend.api.documented import COMMON, ReaderList, ReaderOut, answers
 from countertop.backend.api.schemas import ReaderIn, ReaderPatch, SimulateIn
 from countertop.backend.auth import Principal, current_principal, require_admin
 from countertop.backend.errors import ApiError
@@ -27,7 +28,11 @@ async def _visible_reader(svc: Services, principal: Principal, reader_id: str) -
     return reader
 
 
-@router.get("", summary="Readers with live status")
+@router.get(
+    "",
+    summary="Readers with live status",
+    responses=answers(ReaderList, **COMMON, e403="forbidden_location"),
+)
 async def list_readers(
     principal: Caller, svc: Svc, location: Annotated[str | None, Query(**ID_QUERY)] = None
 ) -> dict[str, Any]:
@@ -37,34 +42,58 @@ async def list_readers(
     return {"data": await readers.list_readers(svc, covered)}
 
 
-@router.get("/{reader_id}", summary="One reader with live status")
+@router.get(
+    "/{reader_id}", summary="One reader with live status", responses=answers(ReaderOut, **COMMON)
+)
 async def get_reader(reader_id: str, principal: Caller, svc: Svc) -> dict[str, Any]:
     return await readers.reader_view(svc, await _visible_reader(svc, principal, reader_id))
 
 
-@router.post("", status_code=201, summary="Register a reader with its registration code")
+@router.post(
+    "",
+    status_code=201,
+    summary="Register a reader with its registration code",
+    responses=answers(ReaderOut, 201, **COMMON, e403="forbidden"),
+)
 async def register_reader(body: ReaderIn, _: Admin, svc: Svc) -> dict[str, Any]:
     return await readers.register_reader(svc, body.registration_code, body.label, body.location)
 
 
-@router.patch("/{reader_id}", summary="Rename a reader")
+@router.patch(
+    "/{reader_id}",
+    summary="Rename a reader",
+    responses=answers(ReaderOut, **COMMON, e403="forbidden"),
+)
 async def rename_reader(reader_id: str, body: ReaderPatch, _: Admin, svc: Svc) -> dict[str, Any]:
     return await readers.rename_reader(svc, reader_id, body.label)
 
 
-@router.delete("/{reader_id}", status_code=204, summary="Remove a reader")
+@router.delete(
+    "/{reader_id}",
+    status_code=204,
+    summary="Remove a reader",
+    responses=answers(None, **COMMON, e403="forbidden", e409="reader_busy"),
+)
 async def remove_reader(reader_id: str, _: Admin, svc: Svc) -> Response:
     await readers.remove_reader(svc, reader_id)
     return Response(status_code=204)
 
 
-@router.post("/{reader_id}/clear", summary="Cancel a stuck reader action and release its payment")
+@router.post(
+    "/{reader_id}/clear",
+    summary="Cancel a stuck reader action and release its payment",
+    responses=answers(ReaderOut, **COMMON, e502="stripe_unavailable"),
+)
 async def clear_reader(reader_id: str, principal: Caller, svc: Svc) -> dict[str, Any]:
     await _visible_reader(svc, principal, reader_id)
     return await readers.clear_reader(svc, reader_id)
 
 
-@router.post("/{reader_id}/simulate", summary="Present a test card (emulator mode only)")
+@router.post(
+    "/{reader_id}/simulate",
+    summary="Present a test card (emulator mode only)",
+    responses=answers(ReaderOut, **COMMON, e409="invalid_state"),
+)
 async def simulate(
     reader_id: str, principal: Caller, svc: Svc, body: SimulateIn | None = None
 ) -> dict[str, Any]:
