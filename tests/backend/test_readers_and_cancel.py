@@ -96,7 +96,7 @@ async def test_a_reader_going_offline_as_the_payment_is_sent_cancels_its_payment
     await stripe_api.control(
         "POST",
         "faults",
-        {"kind": "latency", "method": "POST", "path": "/v1/payment_intents", "delay_ms": 400},
+        {"kind": "latency", "method": "POST", "path": "/v1/payment_intents", "delay_ms": 1500},
     )
     async with backend.client() as http:
         order = await create_order(http, demo.location_id)
