@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from countertop.backend import metrics
 from countertop.backend.errors import ApiError, problem
 from countertop.backend.services.events import receive_event
 from countertop.backend.stripe_gateway import StripeFailure, WebhookRejected, verify_webhook
@@ -38,13 +39,20 @@ async def stripe_webhook(request: Request) -> Any:
         )
     except WebhookRejected as rejected:
         log.warning("webhook refused: %s", rejected)
+        metrics.record_webhook_event("unverified", "rejected")
         return problem(ApiError(400, "invalid_signature", "Webhook refused", str(rejected)))
     if not isinstance(event.get("id"), str) or not isinstance(event.get("data"), dict):
         return problem(ApiError(400, "validation_error", "Not an event", "No id or data."))
+    event_type = str(event.get("type"))
+    if isinstance(event.get("created"), int):
+        metrics.observe_webhook_lag(event["created"])
     try:
         if not await receive_event(svc, event, payload):
+            metrics.record_webhook_event(event_type, "duplicate")
             return {"received": True, "duplicate": True}
     except StripeFailure as failure:
         log.warning("event %s stored, not applied yet: %s", event["id"], failure)
+        metrics.record_webhook_event(event_type, "failed")
         return JSONResponse({"received": True, "applied": False}, status_code=503)
+    metrics.record_webhook_event(event_type, "applied")
     return {"received": True}

@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import delete, select, update
 
+from countertop.backend import metrics
 from countertop.backend.errors import ApiError
 from countertop.backend.services.attempts import active_attempt, stripe_unavailable
 from countertop.backend.services.context import Services
@@ -47,6 +48,7 @@ async def capture_attempt(svc: Services, attempt_id: str, cause: str) -> Applied
             if synced is not None and synced.attempt.status is not AttemptStatus.AUTHORIZED:
                 return synced
         error = PaymentError(failure.code, failure.message, failure.decline_code)
+        metrics.record_payment_outcome("capture_failed")
         return await apply(svc, attempt_id, [CaptureFailed(error)], cause)
     return await apply(svc, attempt_id, from_payment_intent(intent, row.amount), cause)
 

@@ -19,6 +19,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from countertop.backend import metrics
 from countertop.backend.services.context import Services
 from countertop.backend.store.payments import (
     AttemptRow,
@@ -67,6 +68,8 @@ class Applied:
     attempt: Attempt
     changed: bool
     location_id: str
+    # The statuses the attempt went through in this change, in order.
+    reached: tuple[AttemptStatus, ...] = ()
 
 
 def error_to_json(error: PaymentError | None) -> dict[str, str | None] | None:
@@ -169,9 +172,25 @@ async def apply(
                 cause,
                 extra={"order_id": state.order_id, "payment_intent": state.payment_intent},
             )
+            for status in applied.reached:
+                if status in OUTCOMES:
+                    metrics.record_payment_outcome(status.value)
             await after_commit(svc, applied, effects)
         return applied
     raise RuntimeError(f"attempt {attempt_id} kept changing under us")
+
+
+# Attempt statuses counted as payment outcomes in the metrics.
+OUTCOMES = frozenset(
+    {
+        AttemptStatus.CAPTURED,
+        AttemptStatus.DECLINED,
+        AttemptStatus.CANCELED,
+        AttemptStatus.FAILED,
+        AttemptStatus.PARTIALLY_REFUNDED,
+        AttemptStatus.REFUNDED,
+    }
+)
 
 
 class _HoldTaken(Exception):
@@ -224,7 +243,8 @@ async def _apply_once(
             )
         )
     await refresh_order(s, state.order_id, history[-1][2] if history else "update", cause, now)
-    return Applied(state, True, row.location_id), effects
+    reached = tuple(after for _, after, _ in history)
+    return Applied(state, True, row.location_id, reached), effects
 
 
 async def _carry_out(s: AsyncSession, state: Attempt, effects: list[Effect], now: datetime) -> None:

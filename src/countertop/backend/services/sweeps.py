@@ -13,6 +13,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from countertop.backend import metrics
 from countertop.backend.services.context import Services
 from countertop.backend.services.payments import cancel_reader_action
 from countertop.backend.services.records import apply
@@ -62,6 +63,9 @@ async def sweep(svc: Services, limit: int = 100) -> int:
 async def _check(svc: Services, attempt_id: str, *, check_reader: bool) -> None:
     try:
         applied = await sync_attempt(svc, attempt_id, "sweep", check_reader=check_reader)
+        metrics.record_sweep_action("late_attempt_reread")
+        if applied is not None and applied.changed:
+            metrics.record_sweep_action("late_attempt_updated")
         if applied is not None and applied.attempt.status is AttemptStatus.ON_READER:
             await _time_out(svc, attempt_id)
     except StripeFailure as failure:
@@ -76,6 +80,7 @@ async def _time_out(svc: Services, attempt_id: str) -> None:
     if svc.clock() < deadline:
         return
     await cancel_reader_action(svc, row.reader_id)
+    metrics.record_sweep_action("reader_action_canceled")
     # The card may have been presented at the last moment: Stripe's answer first.
     applied = await sync_attempt(svc, attempt_id, "sweep:reader_action_timeout", check_reader=False)
     if applied is None or applied.attempt.status is AttemptStatus.ON_READER:
