@@ -280,7 +280,7 @@ class Dispatcher:
             account = emulator.store.account(account_id)
             ctx = Ctx(emulator, account, params, args, rid, key, version)
             self._until_freeze -= 1
-            if self._until_freeze <= 0:
+            if self._until_freeze <= 0 and emulator.freeze_gc:
                 self._until_freeze = FREEZE_EVERY
                 gc.freeze()
             try:

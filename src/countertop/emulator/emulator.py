@@ -35,8 +35,13 @@ class Emulator:
         state_file: str | Path | None = None,
         webhook_urls: list[str] | tuple[str, ...] = (),
         webhook_secret: str | None = None,
+        freeze_gc: bool = False,
     ) -> None:
         self.lock = threading.RLock()
+        # Freeze stored objects out of the cyclic GC's sight (see app.FREEZE_EVERY). Only for a
+        # process that is the emulator alone: freezing is process-wide, and in a shared process
+        # it would also freeze the host's transient objects.
+        self.freeze_gc = freeze_gc
         self.state = StateFile(state_file) if state_file else None
         self.store = Store(tracking=self.state is not None)
         if self.state is not None:

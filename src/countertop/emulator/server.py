@@ -48,7 +48,7 @@ def run(
     webhook_secret: str | None = None,
 ) -> None:
     """Serve the emulator until interrupted."""
-    emulator = Emulator(state_file, list(webhook_urls), webhook_secret)
+    emulator = Emulator(state_file, list(webhook_urls), webhook_secret, freeze_gc=True)
     _quiet_drops()
     if webhook_urls:
         print(f"Signing webhooks to {', '.join(webhook_urls)} with {emulator.webhook_secret}")
