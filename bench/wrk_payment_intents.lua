@@ -35,8 +35,9 @@ end
 function done(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
-    '{"requests": %d, "duration_us": %d, "p50_us": %d, "p99_us": %d, "max_us": %d, '
-      .. '"errors": {"connect": %d, "read": %d, "write": %d, "status": %d, "timeout": %d}}\n',
-    summary.requests, summary.duration, latency:percentile(50.0), latency:percentile(99.0),
-    latency.max, e.connect, e.read, e.write, e.status, e.timeout))
+    '{"requests": %d, "duration_us": %d, "p50_us": %d, "p90_us": %d, "p99_us": %d, '
+      .. '"max_us": %d, "errors": {"connect": %d, "read": %d, "write": %d, "status": %d, '
+      .. '"timeout": %d}}\n',
+    summary.requests, summary.duration, latency:percentile(50.0), latency:percentile(90.0),
+    latency:percentile(99.0), latency.max, e.connect, e.read, e.write, e.status, e.timeout))
 end
