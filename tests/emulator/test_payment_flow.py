@@ -33,6 +33,7 @@ def test_manual_capture_flow_walks_stripes_states_and_events(
 ) -> None:
     pi = new_intent(amount=1000, metadata={"order": "o-1"})
     assert pi.status == "requires_payment_method"
+    assert pi.payment_method_types == pi.allowed_payment_method_types == ["card_present"]
     started = client.v1.terminal.readers.process_payment_intent(
         reader.id, {"payment_intent": pi.id}
     )

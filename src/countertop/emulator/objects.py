@@ -154,6 +154,7 @@ def method_details(
         "fingerprint": fingerprint(card.number),
         "funding": card.funding,
         "generated_card": None,
+        "iin": card.number[:6],
         "incremental_authorization_supported": False,
         "issuer": None,
         "last4": card.last4,

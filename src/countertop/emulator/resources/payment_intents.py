@@ -128,9 +128,11 @@ def create(ctx: Ctx) -> Obj:
     types = _method_types(ctx, params)
     capture_method = p.choice(params, "capture_method", CAPTURE_METHODS) or "automatic"
     pi_id = new_id("pi_")
+    allowed = p.strings(params, "allowed_payment_method_types")
     pi: Obj = {
         "id": pi_id,
         "object": "payment_intent",
+        "allowed_payment_method_types": allowed,
         "amount": amount,
         "amount_capturable": 0,
         "amount_details": {"tip": {}},
@@ -244,6 +246,8 @@ def update(ctx: Ctx) -> Obj:
     if types:
         pi["payment_method_types"] = types
         pi["payment_method_options"] = _method_options(types, None)
+        if "allowed_payment_method_types" in params:
+            pi["allowed_payment_method_types"] = types
     if "payment_method_options" in params:
         pi["payment_method_options"] = _method_options(
             pi["payment_method_types"], p.mapping(params, "payment_method_options")
