@@ -213,7 +213,8 @@ def test_process_setup_intent(client: Stripe, reader: Any) -> None:
     done = client.v1.test_helpers.terminal.readers.present_payment_method(reader.id)
     generated = done.action.process_setup_intent.generated_card
     assert done.action.status == "succeeded"
-    assert client.v1.payment_methods.retrieve(generated).type == "card"
+    card = client.v1.payment_methods.retrieve(generated)
+    assert (card.type, card.allow_redisplay) == ("card", "always")
     assert client.v1.setup_intents.retrieve(setup.id).status == "succeeded"
     with pytest.raises(stripe.InvalidRequestError) as missing:
         client.v1.terminal.readers.process_setup_intent(reader.id, {"setup_intent": setup.id})

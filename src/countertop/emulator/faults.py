@@ -90,5 +90,7 @@ class ReaderSwitches:
     action_delay_ms: int | None = None
     auto_present: AutoPresent | None = None
     generation: int = 0
+    # process_setup_intent's allow_redisplay, for the card it generates.
+    allow_redisplay: str = "unspecified"
     # The card held after collect_payment_method (a device.Presented).
     collected: Any = None

@@ -116,7 +116,7 @@ def process_setup_intent(ctx: Ctx) -> Obj:
                 config, "enable_customer_cancellation", "process_config"
             )
         }
-    details["allow_redisplay"] = allow_redisplay
+    ctx.emulator.switches(reader["id"]).allow_redisplay = allow_redisplay or "unspecified"
     return device.start(ctx, reader, device.new_action("process_setup_intent", details))
 
 
@@ -146,7 +146,7 @@ def complete_on_reader(ctx: Ctx, reader: Obj, action: Obj, card: Card, method_ty
         "payment_method_details": {"type": method_type, method_type: present[method_type]},
         "setup_attempt": attempt,
     }
-    generated["allow_redisplay"] = details.get("allow_redisplay") or "unspecified"
+    generated["allow_redisplay"] = ctx.emulator.switches(reader["id"]).allow_redisplay
     generated["customer"] = setup["customer"]
     details["generated_card"] = generated["id"]
     setup.update(
