@@ -125,10 +125,16 @@ def test_set_reader_display(client: Stripe, reader: Any) -> None:
             },
         },
     )
-    assert shown.action.type == "set_reader_display"
-    assert shown.action.status == "succeeded"
+    assert (shown.action.type, shown.action.status) == ("set_reader_display", "in_progress")
     cart = shown.action.set_reader_display.cart
     assert (cart.total, cart.tax, cart.line_items[0].description) == (1080, 80, "Latte")
+    deadline = time.monotonic() + 5
+    while client.v1.terminal.readers.retrieve(reader.id).action.status != "succeeded":
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert not [
+        e for e in client.v1.events.list({"limit": 3}).data if e.data.object["id"] == reader.id
+    ]
 
 
 def test_collect_then_confirm(client: Stripe, reader: Any, new_intent: NewIntent) -> None:

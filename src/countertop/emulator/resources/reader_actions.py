@@ -149,8 +149,22 @@ def set_reader_display(ctx: Ctx) -> Obj:
             "tax": p.integer(cart, "tax", parent="cart"),
             "total": p.integer(cart, "total", required=True, parent="cart"),
         }
-    action = device.new_action("set_reader_display", details, status="succeeded")
-    return device.start(ctx, reader, action)
+    # Acknowledged `in_progress` (as Stripe's example shows); the cart is on screen a moment later.
+    action = device.new_action("set_reader_display", details)
+    device.start(ctx, reader, action, phase="display")
+    generation = ctx.emulator.switches(reader["id"]).generation
+    ctx.emulator.call_soon(ctx.emulator.locked(_displayed), ctx, reader["id"], generation)
+    return reader
+
+
+def _displayed(ctx: Ctx, reader_id: str, generation: int) -> None:
+    reader = ctx.account.get("readers", reader_id)
+    switches = ctx.emulator.readers.get(reader_id)
+    if reader is None or switches is None or switches.generation != generation:
+        return
+    switches.phase = "idle"
+    reader["action"]["status"] = "succeeded"
+    ctx.account.changed("readers", reader)
 
 
 def refund_payment(ctx: Ctx) -> Obj:
