@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import stripe
 
+from countertop.emulator.emulator import Emulator
 from countertop.emulator.server import EmulatorServer
 from tests.emulator.openapi import assert_valid, card_present_intent, flow_client
 
@@ -166,3 +167,50 @@ def test_capturing_more_than_authorized_is_refused(
         lambda: client.v1.payment_intents.capture(intent.id, {"amount_to_capture": 1301})
     )
     _check(error, Expected(stripe.InvalidRequestError, 400, "invalid_request_error"))
+
+
+READER_FAULTS: dict[str, Callable[[Emulator, str], None]] = {
+    "terminal_reader_busy": lambda emulator, reader: emulator.set_reader_busy(reader),
+    "terminal_reader_offline": lambda emulator, reader: emulator.set_reader_offline(reader),
+    "terminal_reader_timeout": lambda emulator, reader: emulator.set_reader_timeout(reader),
+}
+
+
+@pytest.mark.parametrize("code", READER_FAULTS)
+def test_reader_faults_are_stripes_400_invalid_request_errors(
+    client: stripe.StripeClient, server: EmulatorServer, code: str
+) -> None:
+    location = client.v1.terminal.locations.create(
+        {"display_name": "Fault bench", "address": {"country": "US", "line1": "9 Dock Rd"}}
+    )
+    reader = client.v1.terminal.readers.create(
+        {"registration_code": "simulated-wpe", "location": location.id}
+    )
+    READER_FAULTS[code](server.emulator, reader.id)
+    intent = card_present_intent(client, 1400)
+    error = _caught(
+        lambda: client.v1.terminal.readers.process_payment_intent(
+            reader.id, {"payment_intent": intent.id}
+        )
+    )
+    _check(error, Expected(stripe.InvalidRequestError, 400, "invalid_request_error", code))
+
+
+def test_server_errors_are_api_errors(client: stripe.StripeClient, server: EmulatorServer) -> None:
+    server.emulator.add_api_fault("error", method="GET", path="/v1/refunds", count=1, status=500)
+    error = _caught(lambda: client.v1.refunds.list())
+    _check(error, Expected(stripe.APIError, 500, "api_error"))
+
+
+def test_a_live_key_is_refused_with_401(server: EmulatorServer) -> None:
+    live = stripe.StripeClient(
+        "sk_live_notallowedhere", base_addresses={"api": server.url}, max_network_retries=0
+    )
+    error = _caught(lambda: live.v1.terminal.readers.list())
+    _check(error, Expected(stripe.AuthenticationError, 401, "invalid_request_error"))
+
+
+def test_an_unknown_url_is_a_404(client: stripe.StripeClient) -> None:
+    error = _caught(lambda: client.raw_request("get", "/v1/terminal/teapots"))
+    details = _check(error, Expected(stripe.InvalidRequestError, 404, "invalid_request_error"))
+    assert "Unrecognized request URL" in details["message"]
