@@ -366,6 +366,8 @@ def test_interac_refunds_go_through_the_reader(
         reader.id, {"payment_intent": pi.id, "amount": 1000}
     )
     assert (started.action.type, started.action.status) == ("refund_payment", "in_progress")
+    shown = started.action.refund_payment.to_dict()
+    assert shown == {"amount": 1000, "metadata": {}, "payment_intent": pi.id}
     done = client.v1.test_helpers.terminal.readers.present_payment_method(
         reader.id, {"type": "interac_present"}
     )

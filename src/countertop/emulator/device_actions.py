@@ -55,7 +55,11 @@ def collect_payment_method(
 
 def refund_payment(ctx: Ctx, reader: Obj, action: Obj, card: Presented, _: ReaderSwitches) -> None:
     details = action["refund_payment"]
-    charge = ctx.account.get("charges", details["charge"])
+    charge_id = details.get("charge")
+    if charge_id is None:
+        pi = ctx.account.get("payment_intents", details["payment_intent"])
+        charge_id = pi.get("latest_charge") if pi else None
+    charge = ctx.account.get("charges", charge_id or "")
     if charge is None:
         return
     amount = details["amount"]

@@ -190,14 +190,14 @@ def refund_payment(ctx: Ctx) -> Obj:
     config = _config(params, "refund_payment_config", ("enable_customer_cancellation",))
     given = {
         "amount": amount,
-        "charge": charge["id"],
+        "charge": p.text(params, "charge"),
         "metadata": p.metadata(None, params.get("metadata")),
-        "payment_intent": charge["payment_intent"],
+        "payment_intent": p.text(params, "payment_intent"),
         "reason": p.choice(params, "reason", ("duplicate", "fraudulent", "requested_by_customer")),
         "refund_application_fee": p.boolean(params, "refund_application_fee"),
         "reverse_transfer": p.boolean(params, "reverse_transfer"),
     }
-    # Stripe leaves out what was not given (and `refund` until there is one).
+    # Stripe shows what was given, the amount, and `refund` once there is one.
     details: dict[str, Any] = {key: value for key, value in given.items() if value is not None}
     if config is not None:
         details["refund_payment_config"] = config
