@@ -163,3 +163,22 @@ def _signature(receiver: Receiver, payload: bytes) -> str:
         if item.body == payload:
             return item.headers["stripe-signature"]
     raise AssertionError("the delivery carried no Stripe-Signature header")
+
+
+def test_connected_account_objects_and_their_events(client: stripe.StripeClient) -> None:
+    account = {"stripe_account": "acct_1ConformanceShop"}
+    intent = client.v1.payment_intents.create(
+        cast(
+            "PaymentIntentCreateParams",
+            {"amount": 650, "currency": "usd", "payment_method_types": ["card_present"]},
+        ),
+        account,  # type: ignore[arg-type]
+    )
+    assert_valid(raw_body(intent), "payment_intent")
+    events = client.v1.events.list({"type": "payment_intent.created"}, account)  # type: ignore[arg-type]
+    event = raw_body(events)["data"][0]
+    assert event["data"]["object"]["id"] == intent.id
+    assert event["account"] == account["stripe_account"]
+    assert_valid(event, "event")
+    with pytest.raises(stripe.InvalidRequestError):
+        client.v1.payment_intents.retrieve(intent.id)  # not visible from the platform
