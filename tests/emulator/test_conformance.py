@@ -288,3 +288,24 @@ def test_the_flow_raised_the_events_stripe_sends(bodies: dict[str, Body]) -> Non
         "payment_intent.canceled",
     }
     assert expected <= types, f"missing events: {sorted(expected - types)}"
+
+
+ID_PREFIXES = {
+    "terminal.location": "tml_",
+    "terminal.reader": "tmr_",
+    "payment_intent": "pi_",
+    "charge": "ch_",
+    "refund": "re_",
+    "event": "evt_",
+}
+
+
+@pytest.mark.parametrize(("name", "schema"), OBJECT_BODIES.items())
+def test_ids_carry_stripes_prefixes(bodies: dict[str, Body], name: str, schema: str) -> None:
+    body = bodies[name]
+    resource = schema.removeprefix("deleted_")
+    assert body["id"].startswith(ID_PREFIXES[resource]), body["id"]
+    if resource == "payment_intent":
+        assert body["client_secret"].startswith(body["id"] + "_secret_")
+    if resource == "charge":
+        assert str(body["payment_method"]).startswith("pm_")
