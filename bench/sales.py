@@ -130,6 +130,10 @@ class Till:
                     declines_left = max(0, declines_left - 1)
                     await self.present(card)
                     presented_at = loop.time()
+                elif latest["status"] == "created" and stale:
+                    # Left half-started (a lost answer, a restart): starting again resumes it.
+                    await self.start(order_id)
+                    presented_at = loop.time()
                 await asyncio.sleep(POLL)
                 continue
             presented_at = None
@@ -155,12 +159,16 @@ class Till:
             await asyncio.sleep(0.2)
 
     async def abandon(self, order_id: str) -> None:
-        response = await self.call("GET", f"/api/orders/{order_id}")
-        if response is None or response.status_code != 200:
-            return
-        for attempt in response.json()["attempts"]:
-            if attempt["status"] in ("created", "on_reader"):
-                await self.call("POST", f"/api/orders/{order_id}/payments/{attempt['id']}/cancel")
+        """Cancel what is left of the sale, trying for a few seconds."""
+        for _ in range(10):
+            response = await self.call("GET", f"/api/orders/{order_id}")
+            if response is not None and response.status_code == 200:
+                active = [a for a in response.json()["attempts"] if a["status"] in ACTIVE[:2]]
+                if not active:
+                    return
+                path = f"/api/orders/{order_id}/payments/{active[-1]['id']}/cancel"
+                await self.call("POST", path)
+            await asyncio.sleep(0.5)
 
     def finish(self, outcome: str) -> str:
         self.stats.outcomes[outcome] += 1
