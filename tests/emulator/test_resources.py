@@ -225,6 +225,11 @@ def test_process_setup_intent(client: Stripe, reader: Any) -> None:
     with pytest.raises(stripe.InvalidRequestError) as missing:
         client.v1.terminal.readers.process_setup_intent(reader.id, {"setup_intent": setup.id})
     assert missing.value.param == "allow_redisplay"
+    older = client.v1.setup_intents.create({"payment_method_types": ["card_present"]})
+    started = client.v1.terminal.readers.process_setup_intent(
+        reader.id, {"setup_intent": older.id, "customer_consent_collected": True}
+    )
+    assert started.action.process_setup_intent.to_dict() == {"setup_intent": older.id}
 
 
 def test_setup_intent_with_a_declining_card_fails_authentication(

@@ -64,25 +64,25 @@ def _check_intent(
         )
 
 
-def _start_payment(ctx: Ctx, action_type: str, config_name: str, extra: dict[str, Any]) -> Obj:
+def _start_payment(ctx: Ctx, action_type: str, config_name: str) -> Obj:
     """Start a payment action (process or collect) with its config."""
     reader = find(ctx)
     p.allowed(ctx.params, ("payment_intent", config_name))
     pi = _payment_intent(ctx)
     config = _config(ctx.params, config_name, _PROCESS_CONFIG)
     _check_intent(pi)
-    details: dict[str, Any] = {"payment_intent": pi["id"], **extra}
+    details: dict[str, Any] = {"payment_intent": pi["id"]}
     if config is not None:
         details[config_name] = config
     return device.start(ctx, reader, device.new_action(action_type, details))
 
 
 def process_payment_intent(ctx: Ctx) -> Obj:
-    return _start_payment(ctx, "process_payment_intent", "process_config", {})
+    return _start_payment(ctx, "process_payment_intent", "process_config")
 
 
 def collect_payment_method(ctx: Ctx) -> Obj:
-    return _start_payment(ctx, "collect_payment_method", "collect_config", {"payment_method": None})
+    return _start_payment(ctx, "collect_payment_method", "collect_config")
 
 
 def confirm_payment_intent(ctx: Ctx) -> Obj:

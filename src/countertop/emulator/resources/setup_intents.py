@@ -102,8 +102,10 @@ def process_setup_intent(ctx: Ctx) -> Obj:
     )
     setup_id = p.text(params, "setup_intent", required=True) or ""
     setup = load(ctx, "setup_intents", KIND, setup_id, "setup_intent")
+    # Older API versions asked for customer_consent_collected; today's for allow_redisplay.
+    consent = p.boolean(params, "customer_consent_collected")
     allow_redisplay = p.choice(
-        params, "allow_redisplay", ("always", "limited", "unspecified"), required=True
+        params, "allow_redisplay", ("always", "limited", "unspecified"), required=consent is None
     )
     config = p.mapping(params, "process_config")
     if setup["status"] != "requires_payment_method":
