@@ -19,7 +19,7 @@ from countertop.backend import reconcile
 from countertop.backend.services.context import Services, utcnow
 from countertop.backend.store.payments import OrderRow
 from countertop.cli import app
-from countertop.domain.reconciliation import Kind
+from countertop.domain.reconciliation import Fix, Kind
 from countertop.emulator.server import EmulatorServer
 from tests.backend.flows import create_order, get_order, present, start, wait_order
 from tests.backend.stack import Backend, Stripe, running_backend
@@ -199,3 +199,20 @@ def test_command_line_refuses_bad_input() -> None:
     assert runner.invoke(app, ["reconcile", "--tz", "Mars/Olympus"]).exit_code == 2
     unset = runner.invoke(app, ["reconcile"], env={"STRIPE_SECRET_KEY": None})
     assert unset.exit_code == 2 and "STRIPE_SECRET_KEY" in unset.output
+
+
+async def test_a_fix_made_meanwhile_counts_as_done(manual_backend: Backend) -> None:
+    backend = manual_backend
+    async with backend.client() as http:
+        order = await authorize(http, backend)
+        # The capture lands (here from the till) between the report and the fix.
+        assert (await http.post(f"/api/orders/{order['id']}/capture")).status_code == 200
+    svc = services(backend)
+    owner = {pi_of(order): order["attempts"][-1]["id"]}
+    late = await reconcile.apply_fix(svc, Fix("capture", pi_of(order)), "recon_t", owner)
+    assert (late.ok, late.status, late.error) == (True, "succeeded", None)
+    # A cancel cannot be made on a captured payment: that stays a failure, with Stripe's reason.
+    refused = await reconcile.apply_fix(
+        svc, Fix("cancel", pi_of(order), cancellation_reason="abandoned"), "recon_t", owner
+    )
+    assert not refused.ok and refused.error

@@ -239,6 +239,21 @@ async def check(
     return report, owner
 
 
+# What a PaymentIntent's status is once each fix has taken effect.
+FIXED_STATUS = {"capture": "succeeded", "cancel": "canceled"}
+
+
+async def _done_meanwhile(svc: Services, fix: Fix, failure: StripeFailure) -> Json | None:
+    """The PaymentIntent, if someone else (the capture job, an operator) made the fix already."""
+    if failure.network:
+        return None
+    try:
+        intent = await svc.gateway.retrieve_payment_intent(fix.payment_intent)
+    except StripeFailure:
+        return None
+    return intent if intent.get("status") == FIXED_STATUS[fix.action] else None
+
+
 async def apply_fix(svc: Services, fix: Fix, run_id: str, owner: dict[str, str]) -> Outcome:
     key = f"reconcile:{run_id}:{fix.payment_intent}:{fix.action}"
     try:
@@ -253,8 +268,11 @@ async def apply_fix(svc: Services, fix: Fix, run_id: str, owner: dict[str, str])
                 idempotency_key=key,
             )
     except StripeFailure as failure:
-        log.warning("reconciliation could not %s", fix.describe(), exc_info=False)
-        return Outcome(fix, False, error=str(failure))
+        meanwhile = await _done_meanwhile(svc, fix, failure)
+        if meanwhile is None:
+            log.warning("reconciliation could not %s: %s", fix.describe(), failure)
+            return Outcome(fix, False, error=str(failure))
+        intent = meanwhile
     attempt = owner.get(fix.payment_intent)
     if attempt is not None:
         try:
