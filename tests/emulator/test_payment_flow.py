@@ -331,3 +331,29 @@ def test_partial_capture(client: Stripe, reader: Reader, new_intent: NewIntent) 
     with pytest.raises(stripe.InvalidRequestError) as again:
         client.v1.payment_intents.capture(pi.id)
     assert again.value.code == "payment_intent_unexpected_state"
+
+
+def test_present_without_parameters_uses_the_intents_default_card(
+    client: Stripe, reader: Reader, new_intent: NewIntent
+) -> None:
+    interac_only = new_intent(
+        amount=1700, currency="cad", allowed_payment_method_types=["interac_present"]
+    )
+    client.v1.terminal.readers.process_payment_intent(
+        reader.id, {"payment_intent": interac_only.id}
+    )
+    present(client, reader)
+    charge = client.v1.charges.retrieve(
+        client.v1.payment_intents.retrieve(interac_only.id).latest_charge
+    )
+    details = charge.payment_method_details.interac_present
+    assert (details.brand, details.last4, details.read_method) == ("interac", "1933", "contact_emv")
+    both = new_intent(
+        amount=1700,
+        currency="cad",
+        allowed_payment_method_types=["card_present", "interac_present"],
+    )
+    client.v1.terminal.readers.process_payment_intent(reader.id, {"payment_intent": both.id})
+    present(client, reader)
+    charge = client.v1.charges.retrieve(client.v1.payment_intents.retrieve(both.id).latest_charge)
+    assert charge.payment_method_details.card_present.last4 == "4242"

@@ -166,7 +166,9 @@ def lookup(number: str) -> Card | None:
     if known is None:
         return None
     brand, funding = known
-    return Card(number, brand, funding, country="CA" if brand == "interac" else "US")
+    if brand == "interac":  # the Interac test card does not support contactless
+        return Card(number, brand, funding, country="CA", read_method="contact_emv")
+    return Card(number, brand, funding)
 
 
 _PIN_ENDINGS = frozenset({2, 3, 60})

@@ -75,7 +75,7 @@ def _reader(
             emulator.set_auto_present(
                 reader_id,
                 _int(body, "after_ms", 0),
-                str(body.get("type") or "card_present"),
+                body.get("type"),
                 body.get("number"),
                 _int(body, "amount_tip", None),
             )

@@ -143,8 +143,18 @@ def card_for(method_type: str, number: str | None) -> Card:
     return card
 
 
-def present(ctx: Ctx, reader: Obj, method_type: str, number: str | None, tip: int | None) -> Obj:
-    """A card is tapped or inserted on ``reader``."""
+def _default_type(ctx: Ctx, action: Obj) -> str:
+    """With no type given, Interac when the PaymentIntent takes only Interac; card_present else."""
+    intent_id = action[action["type"]].get("payment_intent")
+    pi = ctx.account.get("payment_intents", intent_id) if isinstance(intent_id, str) else None
+    types = pi["payment_method_types"] if pi else []
+    return "interac_present" if types == ["interac_present"] else "card_present"
+
+
+def present(
+    ctx: Ctx, reader: Obj, method_type: str | None, number: str | None, tip: int | None
+) -> Obj:
+    """A card is tapped or inserted on ``reader`` (``method_type`` None: the action's default)."""
     action = reader.get("action")
     switches = ctx.emulator.switches(reader["id"])
     if action is None or action["status"] != "in_progress" or switches.phase == "processing":
@@ -157,6 +167,8 @@ def present(ctx: Ctx, reader: Obj, method_type: str, number: str | None, tip: in
         raise invalid(
             f"The reader's {action['type']} action does not accept a payment method.",
         )
+    if method_type is None:
+        method_type = _default_type(ctx, action)
     card = card_for(method_type, number)
     presented = Presented(card, "interac_present" if card.brand == "interac" else method_type, tip)
     delay = switches.action_delay_ms

@@ -165,7 +165,7 @@ class Emulator:
         self,
         reader_id: str,
         after_ms: int | None,
-        type: str = "card_present",
+        type: str | None = None,
         number: str | None = None,
         amount_tip: int | None = None,
     ) -> None:

@@ -72,7 +72,7 @@ class ApiFaults:
 @dataclass
 class AutoPresent:
     after_ms: int = 0
-    type: str = "card_present"
+    type: str | None = None  # None: the card type the action's PaymentIntent defaults to
     number: str | None = None
     amount_tip: int | None = None
 

@@ -15,16 +15,19 @@ def present_payment_method(ctx: Ctx) -> Obj:
     reader = find(ctx)
     params = ctx.params
     p.allowed(params, ("type", "card_present", "interac_present", "card", "amount_tip"))
-    method_type = p.choice(params, "type", ("card_present", "interac_present", "card"))
-    method_type = method_type or "card_present"
+    chosen = p.choice(params, "type", ("card_present", "interac_present", "card"))
+    if chosen is None:  # a card_present[number] or interac_present[number] alone names the type
+        chosen = next(
+            (kind for kind in ("card_present", "interac_present") if kind in params), None
+        )
     number = None
-    details = p.mapping(params, method_type)
-    if details is not None:
-        number = p.text(details, "number", parent=method_type)
+    details = p.mapping(params, chosen) if chosen else None
+    if details is not None and chosen is not None:
+        number = p.text(details, "number", parent=chosen)
     tip = p.integer(params, "amount_tip", minimum=0)
-    if method_type == "card":
-        method_type = "card_present"
-    device.card_for(method_type, number)
+    method_type = "card_present" if chosen == "card" else chosen
+    if method_type is not None:
+        device.card_for(method_type, number)
     if ctx.emulator.switches(reader["id"]).offline or reader["status"] == "offline":
         raise device.offline()
     return device.present(ctx, reader, method_type, number, tip)
