@@ -127,3 +127,11 @@ async def test_published_reader_status_shows_in_metrics() -> None:
     }
     assert online["tmr_metrics1"] == 0
     metrics.forget_reader("tmr_metrics1")
+
+
+async def test_end_streams_reaches_every_subscriber() -> None:
+    hub = MemoryHub()
+    async with hub.subscribe("order:a") as a, hub.subscribe("location:b") as b:
+        hub.end_streams()
+        assert await a.get(1) == ("end", {})
+        assert await b.get(1) == ("end", {})

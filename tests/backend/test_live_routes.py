@@ -10,10 +10,12 @@ from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from fastapi import FastAPI, Request
 
 from countertop.backend.api import events
 from countertop.backend.live import LiveHub, publish_order, publish_reader
+from countertop.backend.runner import SHUTDOWN_GRACE_SECONDS, StreamEndingServer
 from tests.backend.auth_support import (
     ADMIN_CREDENTIAL,
     OPERATOR_CREDENTIAL,
@@ -161,3 +163,38 @@ async def test_a_client_that_goes_away_is_unsubscribed(live: Live) -> None:
             await stream.frame()
             assert live.hub.subscriber_count == 1
         await live.wait_for_no_subscribers()
+
+
+async def test_streams_end_when_the_hub_says_so(live: Live) -> None:
+    await live.change(order("ord_1", HOME, "open", 1))
+    async with (
+        open_stream(live.http, "/api/orders/ord_1/events", OPERATOR) as order_stream,
+        open_stream(live.http, f"/api/locations/{HOME}/events", OPERATOR) as location_stream,
+    ):
+        await order_stream.event()
+        await location_stream.frame()
+        live.hub.end_streams()
+        for stream in (order_stream, location_stream):
+            with pytest.raises(EOFError):
+                while True:
+                    await stream.frame()
+    await live.wait_for_no_subscribers()
+
+
+async def test_server_shutdown_is_not_held_up_by_open_streams(tmp_path: Path) -> None:
+    async with started_app("sqlite", tmp_path) as app:
+        config = uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="off", log_config=None)
+        server = StreamEndingServer(config, app)
+        task = asyncio.create_task(server.serve())
+        while not server.started:
+            await asyncio.sleep(0.01)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        async with (
+            httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as http,
+            open_stream(http, f"/api/locations/{HOME}/events", OPERATOR) as stream,
+        ):
+            await stream.frame()
+            server.should_exit = True
+            with pytest.raises(EOFError):
+                await stream.frame()
+            await asyncio.wait_for(task, SHUTDOWN_GRACE_SECONDS - 1)  # no waiting out the grace

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import os
+import socket
 
 import uvicorn
+from fastapi import FastAPI
 from rich.console import Console
 
 from countertop.backend.app import create_app
 from countertop.backend.services.seed import Demo
 from countertop.backend.settings import Settings
+
+SHUTDOWN_GRACE_SECONDS = 5
 
 
 def announce(url: str, demo: Demo | None, console: Console | None = None) -> None:
@@ -33,4 +37,28 @@ def serve(host: str, port: int, env_overrides: dict[str, str] | None = None) -> 
     url = f"http://{host}:{port}"
     app = create_app(settings, on_ready=lambda demo: announce(url, demo))
     # log_config=None: uvicorn's records go through the app's redacting handler (logs.py).
-    uvicorn.run(app, host=host, port=port, log_level="warning", log_config=None)
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        log_config=None,
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
+    )
+    StreamEndingServer(config, app).run()
+
+
+class StreamEndingServer(uvicorn.Server):
+    """Ends the live event streams first when shutting down, so open POS pages do not hold the
+    server up (their browsers reconnect, to another instance behind a load balancer). Requests
+    still running after SHUTDOWN_GRACE_SECONDS are cancelled."""
+
+    def __init__(self, config: uvicorn.Config, app: FastAPI) -> None:
+        super().__init__(config)
+        self.app = app
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        hub = getattr(self.app.state, "hub", None)
+        if hub is not None:
+            hub.end_streams()
+        await super().shutdown(sockets)

@@ -6,7 +6,7 @@ the current lists over the REST API when the stream opens. Both send a comment l
 `HEARTBEAT_SECONDS`, so proxies keep the connection open and a vanished client is noticed, and a
 `retry:` hint for the browser's reconnection. When the hub reports that events may have been missed
 (`resync`), the order stream sends a fresh snapshot and the location stream ends, so the browser
-reconnects and re-reads.
+reconnects and re-reads. Both end when the server shuts down (`LiveHub.end_streams`).
 """
 
 from __future__ import annotations
@@ -139,7 +139,12 @@ async def location_events(
 
 
 async def _with_heartbeats(subscription: Subscription) -> AsyncIterator[tuple[str, dict[str, Any]]]:
-    """The subscription's events, with ("", {}) whenever HEARTBEAT_SECONDS pass in silence."""
+    """The subscription's events, with ("", {}) whenever HEARTBEAT_SECONDS pass in silence.
+
+    Ends at an `end` event (the server is shutting down; the browser reconnects elsewhere).
+    """
     while True:
         item = await subscription.get(HEARTBEAT_SECONDS)
+        if item is not None and item[0] == "end":
+            return
         yield item if item is not None else ("", {})

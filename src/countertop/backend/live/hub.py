@@ -104,9 +104,16 @@ class LiveHub:
 
     def resync_all(self) -> None:
         """Tell every subscriber that events may have been missed."""
+        self._tell_all("resync")
+
+    def end_streams(self) -> None:
+        """Ask every subscriber to finish (the server is shutting down): an `end` event."""
+        self._tell_all("end")
+
+    def _tell_all(self, event: str) -> None:
         for subscribers in list(self._subscriptions.values()):
             for subscription in list(subscribers):
-                subscription.deliver("resync", {})
+                subscription.deliver(event, {})
 
 
 class MemoryHub(LiveHub):
