@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from tests.backend.auth_support import (
     bearer,
     started_app,
 )
-from tests.backend.sse_support import open_stream, serving
+from tests.backend.sse_support import EventStream, open_stream, serving
 
 OPERATOR = bearer(OPERATOR_CREDENTIAL)
 ADMIN = bearer(ADMIN_CREDENTIAL)
@@ -56,6 +57,19 @@ class Live:
 def order(order_id: str, location: str, status: str, transitions: int) -> dict[str, Any]:
     history = [{"entity": "order", "to": status, "cause": f"step {n}"} for n in range(transitions)]
     return {"id": order_id, "location": location, "status": status, "history": history}
+
+
+@asynccontextmanager
+async def order_and_location_streams(live: Live) -> AsyncIterator[tuple[EventStream, EventStream]]:
+    """An open order `ord_1` at HOME, followed on its own stream and on its location's."""
+    await live.change(order("ord_1", HOME, "open", 1))
+    async with (
+        open_stream(live.http, "/api/orders/ord_1/events", OPERATOR) as order_stream,
+        open_stream(live.http, f"/api/locations/{HOME}/events", OPERATOR) as location_stream,
+    ):
+        await order_stream.event()
+        await location_stream.frame()
+        yield order_stream, location_stream
 
 
 @pytest.fixture
@@ -142,13 +156,7 @@ async def test_quiet_streams_send_heartbeats(live: Live) -> None:
 async def test_after_a_resync_the_order_is_sent_again_and_location_streams_end(
     live: Live,
 ) -> None:
-    await live.change(order("ord_1", HOME, "open", 1))
-    async with (
-        open_stream(live.http, "/api/orders/ord_1/events", OPERATOR) as order_stream,
-        open_stream(live.http, f"/api/locations/{HOME}/events", OPERATOR) as location_stream,
-    ):
-        await order_stream.event()
-        await location_stream.frame()
+    async with order_and_location_streams(live) as (order_stream, location_stream):
         live.orders["ord_1"] = order("ord_1", HOME, "paid", 3)  # changed while events were lost
         live.hub.resync_all()
         assert await order_stream.event() == ("order", order("ord_1", HOME, "paid", 3))
@@ -166,13 +174,7 @@ async def test_a_client_that_goes_away_is_unsubscribed(live: Live) -> None:
 
 
 async def test_streams_end_when_the_hub_says_so(live: Live) -> None:
-    await live.change(order("ord_1", HOME, "open", 1))
-    async with (
-        open_stream(live.http, "/api/orders/ord_1/events", OPERATOR) as order_stream,
-        open_stream(live.http, f"/api/locations/{HOME}/events", OPERATOR) as location_stream,
-    ):
-        await order_stream.event()
-        await location_stream.frame()
+    async with order_and_location_streams(live) as (order_stream, location_stream):
         live.hub.end_streams()
         for stream in (order_stream, location_stream):
             with pytest.raises(EOFError):
