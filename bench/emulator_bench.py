@@ -13,6 +13,9 @@ rounds, best run reported), so background load on a shared machine falls on all 
    that a bulk loop filled in-process before it began serving;
 4. grown: the mixed load again, same rounds and duration.
 
+Between 2 and 3, one "reads only" run per target (`wrk_read_only.lua`: one POST, then GETs of
+that one PaymentIntent) stores nothing new: its tail is the machine's, not the store's.
+
 Targets: the emulator (`countertop emulator`), localstripe as shipped, localstripe with its
 per-write save switched off (its best case), and a bare Starlette app (bench/bare_starlette.py)
 as the ceiling. localstripe is installed into its own virtualenv (default
@@ -47,6 +50,7 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 MIXED_SCRIPT = BENCH / "wrk_payment_intents.lua"
 PREFILL_SCRIPT = BENCH / "wrk_prefill.lua"
+READ_ONLY_SCRIPT = BENCH / "wrk_read_only.lua"
 API_KEY = "sk_test_bench"
 LOCALSTRIPE_STORE = Path("/tmp/localstripe.pickle")  # fixed by localstripe itself
 # localstripe re-pickles its whole store to this file on every write, and its own start-up load
@@ -209,10 +213,12 @@ def _last_json_line(text: str) -> dict[str, Any]:
     raise RuntimeError(f"wrk printed no result line:\n{text}")
 
 
-def measure(server: Server, phase: str, seconds: float, connections: int) -> Result:
+def measure(
+    server: Server, phase: str, seconds: float, connections: int, script: Path = MIXED_SCRIPT
+) -> Result:
     load = os.getloadavg()[0]
     cpu_before = server.cpu_seconds()
-    raw = wrk(server.url, MIXED_SCRIPT, seconds, connections)
+    raw = wrk(server.url, script, seconds, connections)
     cpu = server.cpu_seconds() - cpu_before
     took = raw["duration_us"] / 1e6
     return Result(
@@ -341,6 +347,10 @@ def bench(chosen: dict[str, Target], plan: Plan) -> list[Result]:
         for server in servers.values():
             measure(server, "warm-up", 3, plan.connections)
         results = rounds(servers, "fresh", plan)
+        for server in servers.values():  # the machine's own tail, with nothing new stored
+            results.append(
+                measure(server, "reads only", plan.seconds, plan.connections, READ_ONLY_SCRIPT)
+            )
         print(f"fresh store measured; growing each store by {plan.grow:,}", flush=True)
         for key, server in servers.items():
             if server.target.grows_in_process:
