@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from typing import Any
+
+import orjson
 
 from countertop.emulator import params as p
 from countertop.emulator.errors import invalid, no_such
@@ -83,13 +84,19 @@ def equal_to(params: p.Params, names: tuple[str, ...]) -> Callable[[Obj], bool] 
     return lambda obj: all(obj.get(name) == value for name, value in wanted.items())
 
 
+def _copy(obj: Obj) -> Obj:
+    """A deep copy of a JSON-shaped object (orjson round trip: faster than copy.deepcopy)."""
+    copied: Obj = orjson.loads(orjson.dumps(obj))
+    return copied
+
+
 def _resolve(account: Account, value: Any, path: str) -> Any:
     if isinstance(value, str):
         name = collection_of(value)
         found = account.get(name, value) if name else None
         if found is None:
             raise invalid(f"This property cannot be expanded ({path}).", "expand")
-        return copy.deepcopy(found)
+        return _copy(found)
     if isinstance(value, dict):
         return value
     if value is None:
@@ -117,7 +124,7 @@ def expand(account: Account, obj: Obj, paths: list[str]) -> Obj:
     """A copy of ``obj`` with the ids at ``paths`` replaced by their objects."""
     if not paths:
         return obj
-    result = copy.deepcopy(obj)
+    result = _copy(obj)
     for path in paths:
         if path.count(".") > 3:
             raise invalid(
