@@ -82,6 +82,8 @@ class Report:
             f"  sales took {self.seconds:.1f} s; settling {self.settle_seconds:.1f} s",
             "till outcomes:",
             *(f"  {k}: {v}" for k, v in sorted(self.tills.outcomes.items())),
+            "cards tapped:",
+            *(f"  {k}: {v}" for k, v in sorted(self.tills.taps.items())),
             "error answers the tills met:",
             *(f"  {k}: {v}" for k, v in sorted(self.tills.answers.items())),
             f"faults injected ({hit} of {calls} Stripe API calls, "
@@ -163,6 +165,20 @@ async def webhook_chaos(emulator: Emulator, rate: float, rng: random.Random) -> 
     while True:
         await asyncio.sleep(rng.uniform(1.0, 3.0))
         emulator.add_webhook_fault("reorder", 3)
+
+
+async def progress(stats: TillStats, faults: Counter[str], sales: int) -> None:
+    """A line on stderr every 30 s, so a long run shows it is moving."""
+    started = time.monotonic()
+    while True:
+        await asyncio.sleep(30)
+        done = sum(stats.outcomes.values())
+        print(
+            f"[{time.monotonic() - started:.0f} s] {done}/{sales} sales, "
+            f"{faults['api calls']} Stripe calls",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def calm(emulator: Emulator, readers: list[str]) -> None:
@@ -288,6 +304,7 @@ async def run(config: ChaosConfig, database_url: str) -> Report:
                     ),
                     asyncio.create_task(webhook_chaos(emulator, config.fault_rate, rng)),
                 ]
+                chaos.append(asyncio.create_task(progress(shared, report.faults, config.sales)))
                 started = time.monotonic()
                 try:
                     report.tills = await run_tills(tills, config.sales)

@@ -31,10 +31,12 @@ class TillStats:
 
     outcomes: Counter[str] = field(default_factory=Counter)
     answers: Counter[str] = field(default_factory=Counter)
+    taps: Counter[str] = field(default_factory=Counter)
 
     def merge(self, other: TillStats) -> None:
         self.outcomes.update(other.outcomes)
         self.answers.update(other.answers)
+        self.taps.update(other.taps)
 
 
 def sale_amount(rng: random.Random) -> int:
@@ -95,6 +97,7 @@ class Till:
 
     async def present(self, card: str) -> None:
         """The customer taps a card (and maybe tips) on the reader."""
+        self.stats.taps["declining card" if card == DECLINING_CARD else "good card"] += 1
         data = {"card_present[number]": card}
         if self.rng.random() < 0.3:
             data["amount_tip"] = str(self.rng.choice([100, 150, 200, 500]))
