@@ -91,8 +91,7 @@ class WebhookDispatcher:
             platform_secrets = platform.collection("webhook_secrets")
             for endpoint in platform.collection("webhook_endpoints").objects.values():
                 if (
-                    endpoint.get("application") is None
-                    and platform_secrets.objects[endpoint["id"]].get("connect")
+                    platform_secrets.objects[endpoint["id"]].get("connect")
                     and endpoint["status"] == "enabled"
                     and _wants(endpoint, event_type)
                 ):
