@@ -411,3 +411,7 @@ def test_events_filters(client: Stripe, new_intent: NewIntent) -> None:
     recent = client.v1.events.list({"created": {"gte": before}, "limit": 100}).data
     assert created.id in [e.id for e in recent]
     assert client.v1.events.list({"created": {"lt": before - 3600}}).data == []
+    assert (
+        client.v1.payment_intents.list({"created": {"gte": before}, "limit": 1}).data[0].id == pi.id
+    )
+    assert client.v1.payment_intents.list({"created": {"lt": before - 3600}}).data == []
