@@ -75,3 +75,18 @@ async def test_sweep_repairs_are_counted(backend: Backend, stripe_api: Stripe) -
     name = "countertop_sweep_actions_total"
     assert delta(before, after, name, action="late_attempt_updated") >= 1
     assert delta(before, after, name, action="late_attempt_reread") >= 1
+
+
+async def test_reader_status_follows_what_stripe_says(backend: Backend, stripe_api: Stripe) -> None:
+    reader = backend.demo.reader_ids[0]
+    location = backend.demo.location_id
+    labels = frozenset({("reader", reader), ("location", location)})
+    async with backend.client() as http:
+        listed = await http.get("/api/readers", params={"location": location})
+        assert listed.status_code == 200
+        online = await scrape(http)
+        await stripe_api.control("POST", f"readers/{reader}/offline")
+        await http.get("/api/readers", params={"location": location})
+        offline = await scrape(http)
+    assert online[("countertop_reader_online", labels)] == 1
+    assert offline[("countertop_reader_online", labels)] == 0

@@ -26,7 +26,7 @@ PAYMENTS = Counter(
 WEBHOOK_EVENTS = Counter(
     "countertop_webhook_events",
     "Webhook deliveries received, by Stripe event type and result "
-    "(applied, duplicate, ignored, rejected, failed).",
+    "(applied, duplicate, rejected, failed).",
     ["type", "result"],
     registry=REGISTRY,
 )
@@ -38,8 +38,8 @@ WEBHOOK_LAG = Histogram(
 )
 SWEEP_ACTIONS = Counter(
     "countertop_sweep_actions",
-    "Repairs made by the sweep (a late webhook's state read back, a stuck reader action "
-    "canceled, a capture retried, ...), by action.",
+    "The sweep's work, by action: late_attempt_reread (a payment whose webhook is late, read "
+    "back from Stripe), late_attempt_updated (the read changed it), reader_action_canceled.",
     ["action"],
     registry=REGISTRY,
 )

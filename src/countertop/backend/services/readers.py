@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from countertop.backend import metrics
 from countertop.backend.errors import ApiError
 from countertop.backend.services.attempts import not_found, stripe_unavailable
 from countertop.backend.services.context import Services
@@ -65,7 +66,10 @@ async def list_readers(svc: Services, location_ids: list[str] | None) -> list[Js
     holds = await _holds(svc)
     shown = [r for r in readers if location_ids is None or location_of(r) in location_ids]
     shown.sort(key=lambda r: (str(r.get("label") or ""), r["id"]))
-    return [reader_json(r, holds.get(r["id"])) for r in shown]
+    views = [reader_json(r, holds.get(r["id"])) for r in shown]
+    for view in views:  # what Stripe just said is the freshest status the metrics can have
+        metrics.set_reader_status(view["id"], view["location"] or "", view["status"])
+    return views
 
 
 async def get_reader(svc: Services, reader_id: str) -> Json:
@@ -118,6 +122,7 @@ async def remove_reader(svc: Services, reader_id: str) -> None:
         await svc.gateway.delete_reader(reader_id)
     except StripeFailure as failure:
         raise stripe_error(failure, "reader", reader_id) from None
+    metrics.forget_reader(reader_id)
 
 
 async def clear_reader(svc: Services, reader_id: str) -> Json:
