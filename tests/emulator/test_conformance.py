@@ -265,8 +265,14 @@ def test_the_flow_walks_stripes_documented_states(bodies: dict[str, Body]) -> No
     assert bodies["reader.declined"]["action"]["failure_code"] == "card_declined"
     declined = bodies["payment_intent.declined"]
     assert declined["status"] == "requires_payment_method"
-    assert declined["last_payment_error"]["decline_code"] == "insufficient_funds"
-    assert bodies["charge.declined"]["status"] == "failed"
+    error = declined["last_payment_error"]
+    assert (error["type"], error["code"]) == ("card_error", "card_declined")
+    assert error["decline_code"] == "insufficient_funds"
+    assert error["payment_method"]["object"] == "payment_method"
+    assert error["charge"] == bodies["charge.declined"]["id"]
+    assert declined["payment_method"] is None
+    failed = bodies["charge.declined"]
+    assert (failed["status"], failed["failure_code"]) == ("failed", "card_declined")
     assert bodies["payment_intent.canceled"]["status"] == "canceled"
     assert bodies["reader.delete"]["deleted"] is True
 
