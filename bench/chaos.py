@@ -62,6 +62,7 @@ class ChaosConfig:
     database_url: str | None = None
     settle_seconds: float = 120.0
     sale_deadline: float = 30.0
+    decline_rate: float = 0.1
 
 
 @dataclass
@@ -287,7 +288,8 @@ async def run(config: ChaosConfig, database_url: str) -> Report:
                 shared = TillStats()  # one for all tills, so the chaos sees the progress
                 tills = [
                     Till(backend, customer, location, reader, random.Random(rng.random()),
-                         deadline=config.sale_deadline, stats=shared)
+                         deadline=config.sale_deadline, decline_rate=config.decline_rate,
+                         stats=shared)
                     for reader in readers
                 ]  # fmt: skip
                 inject_api_faults(emulator, config.fault_rate)
