@@ -25,6 +25,7 @@ import hmac
 import json
 import os
 import platform
+import shutil
 import signal
 import statistics
 import subprocess
@@ -61,6 +62,7 @@ class FlowResult:
 @dataclass
 class WebhookResult:
     backend_cpu: float = 0.0
+    reconnects: int = 0
     sent: int = 0
     seconds: float = 0.0
     statuses: Counter[int] = field(default_factory=Counter)
@@ -229,6 +231,20 @@ def signed_requests(events: list[dict[str, Any]], secret: str, host: str) -> lis
     return requests
 
 
+async def exchange(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: bytes
+) -> int:
+    """Send one request on a keep-alive connection; the response's status code."""
+    writer.write(request)
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+    await reader.readexactly(length)
+    return int(head.split(b" ", 2)[1])
+
+
 async def send_all(url: str, requests: list[bytes], connections: int) -> WebhookResult:
     host, port = url.removeprefix("http://").split(":")
     queue = iter(requests)
@@ -238,14 +254,14 @@ async def send_all(url: str, requests: list[bytes], connections: int) -> Webhook
         reader, writer = await asyncio.open_connection(host, int(port))
         try:
             for request in queue:
-                writer.write(request)
-                head = await reader.readuntil(b"\r\n\r\n")
-                status = int(head.split(b" ", 2)[1])
-                length = 0
-                for line in head.split(b"\r\n"):
-                    if line.lower().startswith(b"content-length:"):
-                        length = int(line.split(b":")[1])
-                await reader.readexactly(length)
+                try:
+                    status = await exchange(reader, writer, request)
+                except (ConnectionError, asyncio.IncompleteReadError):
+                    # The server closed the connection: deliver again, as Stripe would.
+                    result.reconnects += 1
+                    writer.close()
+                    reader, writer = await asyncio.open_connection(host, int(port))
+                    status = await exchange(reader, writer, request)
                 result.statuses[status] += 1
                 result.sent += 1
         finally:
@@ -292,6 +308,8 @@ async def bench_one(kind: str, args: argparse.Namespace) -> dict[str, Any]:
         with profiled(stack, args.profile, f"{kind}-webhooks"):
             webhooks = await send_all(stack.backend_url, requests, args.connections)
         webhooks.backend_cpu = cpu_seconds(stack.backend_pid) - backend_cpu
+        if args.logs is not None:  # the processes' logs outlive the run's scratch directory
+            shutil.copytree(stack.logs, args.logs / kind, dirs_exist_ok=True)
     latencies = sorted(flows.latencies) or [0.0]
     return {
         "database": kind,
@@ -306,6 +324,7 @@ async def bench_one(kind: str, args: argparse.Namespace) -> dict[str, Any]:
         "backend_cpu_ms_per_event": per(webhooks.backend_cpu, webhooks.sent),
         "webhook_deliveries": webhooks.sent,
         "webhook_statuses": dict(webhooks.statuses),
+        "webhook_reconnects": webhooks.reconnects,
     }
 
 
@@ -327,6 +346,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16, help="webhook sender connections")
     parser.add_argument("--log-level", default="INFO", help="the backend's COUNTERTOP_LOG_LEVEL")
     parser.add_argument("--profile", type=Path, help="write py-spy samples of the backend here")
+    parser.add_argument("--logs", type=Path, help="keep the backend's and emulator's logs here")
     args = parser.parse_args()
     kinds = ["sqlite", "postgres"] if args.database == "both" else [args.database]
     cpu = platform.processor() or platform.machine()
