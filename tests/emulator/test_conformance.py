@@ -315,3 +315,28 @@ def test_ids_carry_stripes_prefixes(bodies: dict[str, Body], name: str, schema: 
         assert body["client_secret"].startswith(body["id"] + "_secret_")
     if resource == "charge":
         assert str(body["payment_method"]).startswith("pm_")
+
+
+# event type -> (field of data.object, the value it must hold in that event's snapshot)
+EVENT_SNAPSHOTS: dict[str, tuple[str, object]] = {
+    "payment_intent.created": ("status", "requires_payment_method"),
+    "payment_intent.amount_capturable_updated": ("status", "requires_capture"),
+    "payment_intent.succeeded": ("status", "succeeded"),
+    "payment_intent.payment_failed": ("status", "requires_payment_method"),
+    "payment_intent.canceled": ("status", "canceled"),
+    "charge.succeeded": ("status", "succeeded"),
+    "charge.captured": ("captured", True),
+    "charge.failed": ("status", "failed"),
+    "charge.refunded": ("amount_refunded", 400),
+    "refund.created": ("object", "refund"),
+}
+
+
+def test_each_event_carries_the_object_as_it_was_then(bodies: dict[str, Body]) -> None:
+    for event in bodies["event.list"]["data"]:
+        obj = event["data"]["object"]
+        if event["type"] in EVENT_SNAPSHOTS:
+            field, value = EVENT_SNAPSHOTS[event["type"]]
+            assert obj[field] == value, f"{event['type']}: {field} is {obj[field]!r}"
+        elif event["type"] in ("terminal.reader.action_succeeded", "terminal.reader.action_failed"):
+            assert obj["action"]["status"] == event["type"].removeprefix("terminal.reader.action_")
