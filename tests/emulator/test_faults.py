@@ -256,3 +256,29 @@ def test_customer_cancel_on_the_reader(
     )
     assert client.v1.payment_intents.retrieve(pi.id).status == "requires_payment_method"
     assert client.v1.events.list({"limit": 1}).data[0].type == "terminal.reader.action_failed"
+
+
+def test_an_uncaptured_authorization_expires(
+    server: EmulatorServer, client: Stripe, reader: Any, new_intent: NewIntent
+) -> None:
+    pi = new_intent(amount=4100)
+    assert httpx.post(f"{server.url}/_emulator/payment_intents/{pi.id}/expire").status_code == 400
+    client.v1.terminal.readers.process_payment_intent(reader.id, {"payment_intent": pi.id})
+    client.v1.test_helpers.terminal.readers.present_payment_method(reader.id)
+    assert httpx.post(f"{server.url}/_emulator/payment_intents/{pi.id}/expire").json()["expired"]
+    expired = client.v1.payment_intents.retrieve(pi.id, {"expand": ["latest_charge"]})
+    assert (expired.status, expired.cancellation_reason) == ("canceled", "automatic")
+    assert (expired.latest_charge.refunded, expired.latest_charge.amount_refunded) == (True, 4100)
+    assert expired.latest_charge.refunds.data[0].reason == "expired_uncaptured_charge"
+    with pytest.raises(stripe.InvalidRequestError) as raised:
+        client.v1.payment_intents.capture(pi.id)
+    assert raised.value.code == "payment_intent_unexpected_state"
+    types = [e.type for e in client.v1.events.list({"limit": 4}).data]
+    assert types == [
+        "payment_intent.canceled",
+        "charge.refunded",
+        "refund.created",
+        "charge.expired",
+    ]
+    missing = httpx.post(f"{server.url}/_emulator/payment_intents/pi_nope/expire")
+    assert missing.status_code == 404

@@ -156,6 +156,16 @@ def _webhooks(emulator: Emulator, method: str, verb: str, body: dict[str, Any]) 
     raise ControlError(404, f"unknown webhook control: {verb}")
 
 
+def _expire(emulator: Emulator, intent_id: str) -> Answer:
+    try:
+        emulator.expire_authorization(intent_id)
+    except KeyError as error:
+        raise ControlError(404, f"no such payment_intent: {intent_id}") from error
+    except ValueError as error:
+        raise ControlError(400, str(error)) from error
+    return 200, {"payment_intent": intent_id, "expired": True}
+
+
 def _summary(emulator: Emulator) -> dict[str, Any]:
     with emulator.lock:
         return {
@@ -193,6 +203,8 @@ async def handle(emulator: Emulator, method: str, path: str, raw: bytes) -> Answ
             return (200 if done else 504), {"flushed": done, "pending": emulator.pending_webhooks()}
         if len(parts) == 2 and parts[0] == "webhooks":
             return _webhooks(emulator, method, parts[1], body)
+        if len(parts) == 3 and parts[0] == "payment_intents" and parts[2] == "expire":
+            return _expire(emulator, parts[1])
         if len(parts) == 3 and parts[0] == "readers":
             return _reader(emulator, method, parts[1], parts[2], body)
         raise ControlError(404, f"unknown emulator control: {method} {path}")

@@ -19,6 +19,7 @@ from countertop.emulator.device import customer_cancel
 from countertop.emulator.faults import ApiFault, ApiFaults, AutoPresent, ReaderSwitches
 from countertop.emulator.idempotency import IdempotencyKeys
 from countertop.emulator.ids import secret_chars
+from countertop.emulator.payments import expire
 from countertop.emulator.statefile import StateFile
 from countertop.emulator.store import Store
 from countertop.emulator.webhooks import (
@@ -159,6 +160,22 @@ class Emulator:
                 raise KeyError(f"no such reader: {reader_id}")
             account, reader = found
             customer_cancel(Ctx(self, account), reader)
+            self.persist()
+
+    def expire_authorization(self, payment_intent_id: str) -> None:
+        """Let an uncaptured authorization expire now, as if its capture_before had passed.
+
+        The charge is refunded (reason ``expired_uncaptured_charge``) and the PaymentIntent
+        canceled (``automatic``), with ``charge.expired``, ``refund.created``,
+        ``charge.refunded`` and ``payment_intent.canceled``. Raises ValueError unless the
+        PaymentIntent is ``requires_capture``.
+        """
+        with self.lock:
+            found = self.store.find("payment_intents", payment_intent_id)
+            if found is None:
+                raise KeyError(f"no such payment_intent: {payment_intent_id}")
+            account, pi = found
+            expire(Ctx(self, account), pi)
             self.persist()
 
     def set_auto_present(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from countertop.emulator import cards, objects
 from countertop.emulator.cards import Card, Decline
 from countertop.emulator.context import Ctx
@@ -111,6 +109,23 @@ def release(ctx: Ctx, pi: Obj) -> None:
     ctx.emit("charge.refunded", charge)
 
 
+def expire(ctx: Ctx, pi: Obj) -> Obj:
+    """An uncaptured authorization passes its capture_before: Stripe refunds and cancels it."""
+    if pi["status"] != "requires_capture":
+        raise ValueError(f"{pi['id']} has no uncaptured authorization (status {pi['status']})")
+    charge = ctx.account.get("charges", pi["latest_charge"])
+    assert charge is not None
+    ctx.emit("charge.expired", charge)
+    refund(ctx, charge, charge["amount"] - charge["amount_refunded"], "expired_uncaptured_charge")
+    pi["status"] = "canceled"
+    pi["cancellation_reason"] = "automatic"
+    pi["canceled_at"] = ctx.now()
+    pi["amount_capturable"] = 0
+    ctx.account.changed("payment_intents", pi)
+    ctx.emit("payment_intent.canceled", pi)
+    return pi
+
+
 def charge_to_refund(ctx: Ctx, charge_id: str | None, intent_id: str | None) -> Obj:
     """The charge a refund names, directly or through its PaymentIntent's latest charge."""
     if charge_id and intent_id:
@@ -182,7 +197,6 @@ def refund(
     amount: int,
     reason: str | None = None,
     metadata: dict[str, str] | None = None,
-    instructions: dict[str, Any] | None = None,
 ) -> Obj:
     """Create a succeeded refund of ``amount`` on ``charge`` and update the charge."""
     obj: Obj = {
@@ -205,8 +219,6 @@ def refund(
         "status": "succeeded",
         "transfer_reversal": None,
     }
-    if instructions:
-        obj.update(instructions)
     ctx.account.add("refunds", obj)
     charge["amount_refunded"] += amount
     charge["refunded"] = charge["amount_refunded"] >= charge["amount"]
