@@ -15,11 +15,14 @@ from types import ModuleType
 from countertop.emulator.server import EmulatorServer
 from tests.emulator.openapi import flow_client
 
-BENCH_SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "emulator_bench.py"
+BENCH_DIR = Path(__file__).resolve().parents[2] / "bench"
 
 
 def _bench_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("emulator_bench", BENCH_SCRIPT)
+    """bench/emulator_bench.py, loaded as its command line runs it (bench/ first on the path)."""
+    if str(BENCH_DIR) not in sys.path:
+        sys.path.insert(0, str(BENCH_DIR))
+    spec = importlib.util.spec_from_file_location("emulator_bench", BENCH_DIR / "emulator_bench.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # its dataclasses look their module up while being built
