@@ -282,3 +282,19 @@ def test_an_uncaptured_authorization_expires(
     ]
     missing = httpx.post(f"{server.url}/_emulator/payment_intents/pi_nope/expire")
     assert missing.status_code == 404
+
+
+def test_a_retry_after_an_injected_5xx_runs_the_request(
+    server: EmulatorServer, client: Stripe
+) -> None:
+    server.emulator.add_api_fault("error", method="POST", path="/v1/payment_intents", status=500)
+    key = str(uuid.uuid4())
+    with pytest.raises(stripe.APIError):
+        client.v1.payment_intents.create(
+            {"amount": 1300, "currency": "usd"}, {"idempotency_key": key}
+        )
+    created = client.v1.payment_intents.create(
+        {"amount": 1300, "currency": "usd"}, {"idempotency_key": key}
+    )
+    assert created.status == "requires_payment_method"
+    assert "Idempotent-Replayed" not in created.last_response.headers

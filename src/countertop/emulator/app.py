@@ -193,52 +193,21 @@ class Dispatcher:
             params.update(forms.decode(body))
         key = headers.get("idempotency-key") if method == "POST" else None
         version = headers.get("stripe-version") or DEFAULT_API_VERSION
-        saved = None
-        if key:
-            if len(key) > 255:
-                raise errors.invalid(
-                    "Idempotency-Key must be at most 255 characters.", "Idempotency-Key"
-                )
-            fingerprint = (method, path, params)
-            saved = emulator.idempotency.get(account_id, key)
-            if saved is not None:
-                if saved.in_flight:
-                    raise errors.StripeError(
-                        409,
-                        "idempotency_error",
-                        "There is currently another in-progress request using this Idempotent "
-                        "Key (that probably means you submitted twice, and the other request is "
-                        "still going through): "
-                        f"{key}. Please try again later.",
-                        code="idempotency_key_in_use",
-                    )
-                if saved.fingerprint != fingerprint:
-                    raise errors.StripeError(
-                        400,
-                        "idempotency_error",
-                        "Keys for idempotent requests can only be used with the same parameters "
-                        "they were first used with. Try using a key other than "
-                        f"'{key}' if you meant to execute a different request.",
-                    )
-                await _send(
-                    send,
-                    saved.status,
-                    saved.body,
-                    rid,
-                    {"Idempotent-Replayed": "true", "Original-Request": saved.request_id},
-                )
-                return
-            saved = emulator.idempotency.begin(account_id, key, fingerprint, rid)
+        if key and await self._replayed(send, account_id, key, (method, path, params), rid):
+            return
+        faults = emulator.faults.take(method, path) if emulator.faults.rules else []
+        for fault in faults:
+            if fault.kind == "error":  # the request never ran: nothing saved under its key
+                raise errors.api_error(fault.status)
+        saved = (
+            emulator.idempotency.begin(account_id, key, (method, path, params), rid)
+            if key
+            else None
+        )
         try:
-            faults = emulator.faults.take(method, path) if emulator.faults.rules else []
-            drop = False
             for fault in faults:
                 if fault.kind == "latency":
                     await asyncio.sleep(fault.delay_ms / 1000)
-                elif fault.kind == "error":
-                    raise errors.api_error(fault.status)
-                else:
-                    drop = True
             status, answer = self._run(handler, account_id, params, args, rid, key, version)
         except errors.StripeError as error:
             if saved is not None:
@@ -254,7 +223,7 @@ class Dispatcher:
             raise
         if saved is not None:
             saved.status, saved.body, saved.in_flight = status, answer, False
-        if drop:
+        if any(fault.kind == "drop_response" for fault in faults):
             await send(
                 {
                     "type": "http.response.start",
@@ -264,6 +233,38 @@ class Dispatcher:
             )
             raise DroppedResponse(f"{method} {path}: response dropped by an injected fault")
         await _send(send, status, answer, rid)
+
+    async def _replayed(
+        self, send: Send, account_id: str, key: str, fingerprint: tuple[str, str, Any], rid: str
+    ) -> bool:
+        """Answer from the key's saved answer (or refuse the key); False when the key is new."""
+        if len(key) > 255:
+            raise errors.invalid(
+                "Idempotency-Key must be at most 255 characters.", "Idempotency-Key"
+            )
+        saved = self.emulator.idempotency.get(account_id, key)
+        if saved is None:
+            return False
+        if saved.in_flight:
+            raise errors.StripeError(
+                409,
+                "idempotency_error",
+                "There is currently another in-progress request using this Idempotent Key (that "
+                "probably means you submitted twice, and the other request is still going "
+                f"through): {key}. Please try again later.",
+                code="idempotency_key_in_use",
+            )
+        if saved.fingerprint != fingerprint:
+            raise errors.StripeError(
+                400,
+                "idempotency_error",
+                "Keys for idempotent requests can only be used with the same parameters they were "
+                f"first used with. Try using a key other than '{key}' if you meant to execute a "
+                "different request.",
+            )
+        replay = {"Idempotent-Replayed": "true", "Original-Request": saved.request_id}
+        await _send(send, saved.status, saved.body, rid, replay)
+        return True
 
     def _run(
         self,
