@@ -38,9 +38,10 @@ from countertop.emulator.server import EmulatorServer
 if TYPE_CHECKING:
     from stripe.params import PaymentIntentCreateParams
 
-SHARED_STRIPE = Path(__file__).resolve().parents[3] / "shared" / "stripe"
-SPEC_PATH = SHARED_STRIPE / "openapi-2023-09-12-subset.json"
-FIXTURES_PATH = SHARED_STRIPE / "fixtures3.json"
+# Copies of Stripe's published OpenAPI description (2023-09-12 subset) and example objects.
+STRIPE_DATA = Path(__file__).resolve().parents[1] / "data" / "stripe"
+SPEC_PATH = STRIPE_DATA / "openapi-2023-09-12-subset.json"
+FIXTURES_PATH = STRIPE_DATA / "fixtures3.json"
 SPEC_URI = "urn:stripe:openapi-2023-09-12"
 
 # The API version the shape tests speak: the one FACTS.md and Stripe's fixtures describe, where
