@@ -21,7 +21,7 @@ from countertop.emulator.idempotency import IdempotencyKeys
 from countertop.emulator.ids import secret_chars
 from countertop.emulator.payments import expire
 from countertop.emulator.statefile import StateFile
-from countertop.emulator.store import Store
+from countertop.emulator.store import Obj, Store
 from countertop.emulator.webhooks import (
     FAULT_KINDS,
     WebhookDispatcher,
@@ -154,13 +154,7 @@ class Emulator:
         Raises ValueError unless an action waits for the customer and was started with
         ``enable_customer_cancellation``, as on a real reader.
         """
-        with self.lock:
-            found = self.store.find("readers", reader_id)
-            if found is None:
-                raise KeyError(f"no such reader: {reader_id}")
-            account, reader = found
-            customer_cancel(Ctx(self, account), reader)
-            self.persist()
+        self._change("readers", reader_id, customer_cancel)
 
     def expire_authorization(self, payment_intent_id: str) -> None:
         """Let an uncaptured authorization expire now, as if its capture_before had passed.
@@ -170,12 +164,16 @@ class Emulator:
         ``charge.refunded`` and ``payment_intent.canceled``. Raises ValueError unless the
         PaymentIntent is ``requires_capture``.
         """
+        self._change("payment_intents", payment_intent_id, expire)
+
+    def _change(self, collection: str, object_id: str, change: Callable[[Ctx, Obj], Any]) -> None:
+        """Apply a simulated change to an object of any account, as a request would."""
         with self.lock:
-            found = self.store.find("payment_intents", payment_intent_id)
+            found = self.store.find(collection, object_id)
             if found is None:
-                raise KeyError(f"no such payment_intent: {payment_intent_id}")
-            account, pi = found
-            expire(Ctx(self, account), pi)
+                raise KeyError(f"no such object: {object_id}")
+            account, obj = found
+            change(Ctx(self, account), obj)
             self.persist()
 
     def set_auto_present(
