@@ -195,7 +195,10 @@ class Dispatcher:
         version = headers.get("stripe-version") or DEFAULT_API_VERSION
         if key and await self._replayed(send, account_id, key, (method, path, params), rid):
             return
-        faults = emulator.faults.take(method, path) if emulator.faults.rules else []
+        faults = []
+        if emulator.faults.rules:
+            with emulator.lock:  # tests add and clear faults from their own threads
+                faults = emulator.faults.take(method, path)
         for fault in faults:
             if fault.kind == "error":  # the request never ran: nothing saved under its key
                 raise errors.api_error(fault.status)
