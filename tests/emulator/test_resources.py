@@ -337,6 +337,10 @@ def test_partial_and_full_refunds(client: Stripe, reader: Any, new_intent: NewIn
     assert (charge.amount_refunded, charge.refunded) == (5000, True)
     assert [r.id for r in client.v1.refunds.list({"charge": charge.id}).data] == [rest.id, part.id]
     assert client.v1.refunds.retrieve(part.id).amount == 2000
+    client.v1.refunds.update(part.id, {"metadata": {"note": "wrong size"}})
+    updated = client.v1.events.list({"type": "refund.updated", "limit": 1}).data[0]
+    assert updated.data.object.metadata.note == "wrong size"
+    assert updated.data.previous_attributes.metadata.to_dict() == {}
     with pytest.raises(stripe.InvalidRequestError) as again:
         client.v1.refunds.create({"charge": charge.id})
     assert again.value.code == "charge_already_refunded"

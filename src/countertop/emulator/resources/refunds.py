@@ -53,7 +53,9 @@ def retrieve(ctx: Ctx) -> Obj:
 def update(ctx: Ctx) -> Obj:
     refund = load(ctx, "refunds", "refund", ctx.args[0], "refund")
     p.allowed(ctx.params, ("metadata",))
+    previous = {"metadata": refund["metadata"]}
     refund["metadata"] = p.metadata(refund["metadata"], ctx.params.get("metadata"))
+    ctx.emit("refund.updated", refund, previous)
     return ctx.account.changed("refunds", refund)
 
 
