@@ -36,8 +36,14 @@ lint: install
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# Each benchmark writes its section of docs/benchmarks.md; see that file for sizes and options.
 bench: install
-	$(BIN)/python bench/run_all.py
+	bash scripts/ensure-postgres.sh
+	bash scripts/ensure-wrk.sh
+	$(BIN)/python bench/emulator_bench.py
+	$(BIN)/python bench/backend_bench.py
+	$(BIN)/python bench/reconcile_bench.py
+	$(BIN)/python -m bench.chaos
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
