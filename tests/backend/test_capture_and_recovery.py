@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from countertop.emulator.server import EmulatorServer
 from tests.backend.flows import create_order, get_order, present, problem, start, wait_order
 from tests.backend.stack import Backend, Stripe, eventually, running_backend
 
@@ -38,9 +39,9 @@ async def test_a_failed_capture_is_surfaced_then_retried_to_success(
 
 
 async def test_the_capture_request_reports_stripe_being_down(
-    database_url: str, emulator: object, stripe_api: Stripe
+    database_url: str, emulator: EmulatorServer, stripe_api: Stripe
 ) -> None:
-    async with running_backend(database_url, emulator, COUNTERTOP_AUTO_CAPTURE="0") as backend:  # type: ignore[arg-type]
+    async with running_backend(database_url, emulator, COUNTERTOP_AUTO_CAPTURE="0") as backend:
         demo = backend.demo
         async with backend.client() as http:
             order = await create_order(http, demo.location_id, amount=2100)
@@ -130,30 +131,53 @@ async def test_a_reader_timeout_that_did_not_reach_the_reader_is_sent_again(
 
 
 async def test_a_reader_left_waiting_past_the_deadline_is_canceled_by_the_sweep(
-    database_url: str, emulator: object, stripe_api: Stripe
+    database_url: str, emulator: EmulatorServer, stripe_api: Stripe
 ) -> None:
     async with running_backend(
-        database_url,
-        emulator,  # type: ignore[arg-type]
-        COUNTERTOP_READER_ACTION_TIMEOUT="1",
+        database_url, emulator, COUNTERTOP_READER_ACTION_TIMEOUT="1"
     ) as backend:
         demo = backend.demo
         reader = demo.reader_ids[0]
         async with backend.client() as http:
             order = await create_order(http, demo.location_id)
-            attempt = await start(http, order["id"], reader)
+            first = await start(http, order["id"], reader)
 
-            async def failed() -> dict | None:
-                current = (await get_order(http, order["id"]))["attempts"][0]
-                return current if current["status"] == "failed" else None
+            async def given_up() -> dict | None:
+                current = await get_order(http, order["id"])
+                return current if current["attempts"][0]["status"] == "canceled" else None
 
-            timed_out = await eventually(failed)
-            assert timed_out["last_error"]["code"] == "reader_action_timeout"
+            settled = await eventually(given_up)
+            assert settled["status"] == "open"
+            assert settled["attempts"][0]["last_error"]["code"] == "reader_action_timeout"
             shown = (await http.get(f"/api/readers/{reader}")).json()
             assert shown["action"] is None and shown["busy_order_id"] is None
-            # The same PaymentIntent can be taken again once the customer is ready.
-            retried = await http.post(f"/api/orders/{order['id']}/payments/{attempt['id']}/retry")
-            assert retried.status_code == 200, retried.text
+            # When the customer is ready, the order is charged afresh.
+            second = await start(http, order["id"], reader)
             await present(http, reader)
             await wait_order(http, order["id"], "paid")
-    assert len(await stripe_api.payment_intents()) == 1
+    statuses = {pi["id"]: pi["status"] for pi in await stripe_api.payment_intents()}
+    assert statuses == {first["payment_intent"]: "canceled", second["payment_intent"]: "succeeded"}
+
+
+async def test_a_sale_the_till_walked_away_from_is_settled_with_its_payment_intent_canceled(
+    database_url: str, emulator: EmulatorServer, stripe_api: Stripe
+) -> None:
+    async with running_backend(
+        database_url, emulator, COUNTERTOP_READER_ACTION_TIMEOUT="1"
+    ) as backend:
+        demo = backend.demo
+        await stripe_api.control(
+            "POST",
+            "faults",
+            {"kind": "drop_response", "method": "POST", "path": "/v1/payment_intents"},
+        )
+        async with backend.client() as http:
+            order = await create_order(http, demo.location_id)
+            lost = await http.post(
+                f"/api/orders/{order['id']}/payments", json={"reader": demo.reader_ids[0]}
+            )
+            problem(lost, 502, "stripe_unavailable")  # and the till never asks again
+            settled = await wait_order(http, order["id"], "open")
+            assert settled["attempts"][0]["status"] == "canceled"
+    intents = await stripe_api.payment_intents()
+    assert [pi["status"] for pi in intents] == ["canceled"]

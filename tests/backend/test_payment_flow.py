@@ -126,6 +126,11 @@ async def test_bad_orders_are_refused_with_400(backend: Backend) -> None:
                 "line_items": [{"description": "Tea\u0000", "quantity": 1, "unit_amount": 1}],
             },
             {"location": "tml_\u0000", "currency": "usd", "amount": 100},
+            {
+                "location": location,
+                "amount": 100,
+                "line_items": [{"description": "Tea", "quantity": 1, "unit_amount": 100}],
+            },
         ):
             response = await http.post("/api/orders", json=body)
             assert response.status_code == 400, (body, response.text)

@@ -152,3 +152,27 @@ async def test_a_declined_payment_can_be_canceled(backend: Backend, stripe_api: 
         assert canceled.json()["last_error"] is not None
     (pi,) = await stripe_api.payment_intents()
     assert pi["status"] == "canceled"
+
+
+async def test_a_reader_busy_with_another_integration_is_reported_busy(
+    backend: Backend, stripe_api: Stripe
+) -> None:
+    demo = backend.demo
+    reader = demo.reader_ids[1]
+    await stripe_api.control("POST", f"readers/{reader}/busy", {"busy": True})
+    async with backend.client() as http:
+        order = await create_order(http, demo.location_id)
+        refused = await http.post(f"/api/orders/{order['id']}/payments", json={"reader": reader})
+        body = problem(refused, 409, "reader_busy")
+        assert body["order_id"] is None
+        failed = (await get_order(http, order["id"]))["attempts"][0]
+        assert failed["status"] == "failed"
+        assert failed["last_error"]["code"] == "terminal_reader_busy"
+        assert (await http.get(f"/api/readers/{reader}")).json()["busy_order_id"] is None
+        # Once the reader is free the same attempt and PaymentIntent go through.
+        await stripe_api.control("POST", f"readers/{reader}/busy", {"busy": False})
+        retried = await http.post(f"/api/orders/{order['id']}/payments/{failed['id']}/retry")
+        assert retried.status_code == 200, retried.text
+        await present(http, reader)
+        await wait_order(http, order["id"], "paid")
+    assert len(await stripe_api.payment_intents()) == 1

@@ -157,6 +157,8 @@ def build_cart(
     line_items: Sequence[tuple[str, int, int]] | None, tax: int, amount: int | None
 ) -> Cart:
     """A cart from line items and tax, or from a keyed amount (raises DomainError)."""
+    if line_items and amount is not None:
+        raise DomainError("give either line_items or amount, not both")
     if line_items:
         return Cart(tuple(LineItem(d, q, u) for d, q, u in line_items), tax)
     if amount is None:

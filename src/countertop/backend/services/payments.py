@@ -118,7 +118,7 @@ async def start_payment(svc: Services, order: OrderRow, reader_id: str, who: Any
             409, "order_not_payable", "Order not payable", f"Order {order.id} is authorized."
         )
     if row.payment_intent_id is None:
-        await _create_payment_intent(svc, row, order, cause)
+        await ensure_payment_intent(svc, row, order, cause)
     return await _send(svc, row.id, reader_id, order, cause)
 
 
@@ -142,9 +142,10 @@ async def retry_payment(
     return await _send(svc, row.id, target, order, f"api:retry_payment on {target}")
 
 
-async def _create_payment_intent(
+async def ensure_payment_intent(
     svc: Services, row: AttemptRow, order: OrderRow, cause: str
 ) -> None:
+    """Create the attempt's PaymentIntent, or get back the one an earlier try made (same key)."""
     try:
         intent = await svc.gateway.create_payment_intent(
             amount=row.amount,
@@ -232,7 +233,7 @@ async def _send_failed(
 ) -> None:
     error = PaymentError(failure.code, failure.message, failure.decline_code)
     if failure.code == "terminal_reader_offline":
-        await _cancel_intent(svc, attempt_id, payment_intent, [Failed(error)], cause)
+        await cancel_intent(svc, attempt_id, payment_intent, [Failed(error)], cause)
         raise reader_offline(reader_id)
     if failure.network or failure.code in ("terminal_reader_timeout", "intent_invalid_state"):
         if await _landed(svc, reader_id, payment_intent):
@@ -270,7 +271,7 @@ async def _resend(
     return True
 
 
-async def _cancel_intent(
+async def cancel_intent(
     svc: Services, attempt_id: str, payment_intent: str, before: list[Any], cause: str
 ) -> None:
     """Cancel the PaymentIntent so none is left uncanceled, then record the attempt canceled."""
@@ -308,7 +309,7 @@ async def cancel_payment(svc: Services, order: OrderRow, attempt_id: str) -> Jso
     if row.payment_intent_id is None:
         await apply(svc, attempt_id, [Canceled()], cause)
     else:
-        await _cancel_intent(svc, attempt_id, row.payment_intent_id, [], cause)
+        await cancel_intent(svc, attempt_id, row.payment_intent_id, [], cause)
     return await attempt_view(svc, attempt_id)
 
 
@@ -331,7 +332,7 @@ async def release_stuck(svc: Services, attempt_id: str, cause: str) -> None:
     if row.status in (AttemptStatus.AUTHORIZED, AttemptStatus.CAPTURED):
         return
     if row.payment_intent_id:
-        await _cancel_intent(svc, attempt_id, row.payment_intent_id, [], cause)
+        await cancel_intent(svc, attempt_id, row.payment_intent_id, [], cause)
     else:
         await apply(svc, attempt_id, [Canceled()], cause)
 

@@ -2,8 +2,11 @@
 
 An attempt on a reader whose outcome has not arrived within the webhook grace period is re-read
 from Stripe (PaymentIntent, then reader). One still waiting for a card past the reader action
-timeout has its reader action canceled and becomes `failed`, so the order can be retried or
-canceled. Attempts left `created` with a PaymentIntent (an answer lost mid-request) are re-read too.
+timeout has its reader action and its PaymentIntent canceled: the attempt becomes `canceled` (its
+`last_error` says why) and the order can be charged afresh. Attempts left `created` (an answer
+lost mid-request, a till that walked away, a crash) are re-read after the grace period and, past
+the same timeout, canceled too, their PaymentIntent found again by its idempotency key if the
+answer that named it was lost: no sale is left half-started and no PaymentIntent left open.
 """
 
 from __future__ import annotations
@@ -15,19 +18,23 @@ from sqlalchemy import select
 
 from countertop.backend import metrics
 from countertop.backend.services.context import Services
-from countertop.backend.services.payments import cancel_reader_action
+from countertop.backend.services.payments import (
+    cancel_intent,
+    cancel_reader_action,
+    ensure_payment_intent,
+)
 from countertop.backend.services.records import apply
 from countertop.backend.services.sync import attempt_row, sync_attempt
-from countertop.backend.store.payments import AttemptRow
+from countertop.backend.store.payments import AttemptRow, OrderRow
 from countertop.backend.stripe_gateway import StripeFailure
-from countertop.domain.attempts import AttemptStatus, Failed, PaymentError
+from countertop.domain.attempts import AttemptStatus, Canceled, Failed, PaymentError
 
 log = logging.getLogger("countertop.sweep")
 TIMED_OUT = PaymentError("reader_action_timeout", "No card was presented before the deadline.")
 
 
 async def sweep(svc: Services, limit: int = 100) -> int:
-    """One pass; returns how many attempts were re-read."""
+    """One pass; returns how many attempts were looked at."""
     now = svc.clock()
     late = now - timedelta(seconds=svc.settings.webhook_grace_seconds)
     async with svc.db.session() as s:
@@ -45,9 +52,7 @@ async def sweep(svc: Services, limit: int = 100) -> int:
                 await s.execute(
                     select(AttemptRow.id)
                     .where(
-                        AttemptRow.status == AttemptStatus.CREATED,
-                        AttemptRow.payment_intent_id.is_not(None),
-                        AttemptRow.updated_at <= late,
+                        AttemptRow.status == AttemptStatus.CREATED, AttemptRow.updated_at <= late
                     )
                     .limit(limit)
                 )
@@ -66,22 +71,36 @@ async def _check(svc: Services, attempt_id: str, *, check_reader: bool) -> None:
         metrics.record_sweep_action("late_attempt_reread")
         if applied is not None and applied.changed:
             metrics.record_sweep_action("late_attempt_updated")
-        if applied is not None and applied.attempt.status is AttemptStatus.ON_READER:
-            await _time_out(svc, attempt_id)
+        row = await attempt_row(svc, attempt_id)
+        if row is not None and row.status in (AttemptStatus.ON_READER, AttemptStatus.CREATED):
+            await _give_up_if_too_old(svc, row)
     except StripeFailure as failure:
         log.warning("sweep could not re-read %s: %s", attempt_id, failure)
 
 
-async def _time_out(svc: Services, attempt_id: str) -> None:
-    row = await attempt_row(svc, attempt_id)
-    if row is None or row.sent_at is None or row.reader_id is None:
-        return
-    deadline = row.sent_at + timedelta(seconds=svc.settings.reader_action_timeout_seconds)
+async def _give_up_if_too_old(svc: Services, row: AttemptRow) -> None:
+    since = row.sent_at if row.status == AttemptStatus.ON_READER else row.created_at
+    deadline = (since or row.created_at) + timedelta(
+        seconds=svc.settings.reader_action_timeout_seconds
+    )
     if svc.clock() < deadline:
         return
-    await cancel_reader_action(svc, row.reader_id)
-    metrics.record_sweep_action("reader_action_canceled")
-    # The card may have been presented at the last moment: Stripe's answer first.
-    applied = await sync_attempt(svc, attempt_id, "sweep:reader_action_timeout", check_reader=False)
-    if applied is None or applied.attempt.status is AttemptStatus.ON_READER:
-        await apply(svc, attempt_id, [Failed(TIMED_OUT)], "sweep:reader_action_timeout")
+    cause = "sweep:reader_action_timeout"
+    if row.status == AttemptStatus.ON_READER and row.reader_id:
+        await cancel_reader_action(svc, row.reader_id)
+        metrics.record_sweep_action("reader_action_canceled")
+        # The card may have been presented at the last moment: Stripe's answer first.
+        applied = await sync_attempt(svc, row.id, cause, check_reader=False)
+        if applied is not None and applied.attempt.status is not AttemptStatus.ON_READER:
+            return
+    if row.payment_intent_id is None:
+        async with svc.db.session() as s:
+            order = await s.get(OrderRow, row.order_id)
+        if order is None:
+            return
+        await ensure_payment_intent(svc, row, order, cause)
+        row = await attempt_row(svc, row.id) or row
+    if row.payment_intent_id is None:
+        await apply(svc, row.id, [Failed(TIMED_OUT), Canceled()], cause)
+    else:
+        await cancel_intent(svc, row.id, row.payment_intent_id, [Failed(TIMED_OUT)], cause)
