@@ -43,6 +43,8 @@ def serve(host: str, port: int, env_overrides: dict[str, str] | None = None) -> 
         port=port,
         log_level="warning",
         log_config=None,
+        loop="uvloop",
+        http="httptools",
         timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
     )
     StreamEndingServer(config, app).run()
