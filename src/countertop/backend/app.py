@@ -28,6 +28,7 @@ from countertop.backend.logs import RequestContextMiddleware, configure_logging
 from countertop.backend.services import runtime
 from countertop.backend.services.seed import Demo
 from countertop.backend.settings import Settings
+from countertop.backend.store.busy import install_busy_handlers
 from countertop.backend.store.db import Database
 from countertop.pos import router as pos
 
@@ -68,6 +69,7 @@ def create_app(
     configure_logging(settings)
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)
+    install_busy_handlers(app)
     for module in (system, session, locations, readers, orders, payments, events, webhooks, ops):
         app.include_router(module.router)
     app.include_router(receipts.router)
