@@ -84,7 +84,14 @@ async def execute(
     result: Json | None = None
     error: str | None = None
     try:
-        done = await reconcile.run(svc, window, fix=row.fix, progress=progress, run_id=row.id)
+        done = await reconcile.run(
+            svc,
+            window,
+            fix=row.fix,
+            progress=progress,
+            run_id=row.id,
+            settle_seconds=int(svc.settings.reconcile_settle_minutes * 60),
+        )
         result = done.to_dict()
     except StripeFailure as failure:
         log.warning("reconciliation %s could not read Stripe: %s", row.id, failure)

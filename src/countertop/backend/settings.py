@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     reconcile_at: str = Field(default="02:00", alias="COUNTERTOP_RECONCILE_AT")
     reconcile_tz: str = Field(default="UTC", alias="COUNTERTOP_RECONCILE_TZ")
     reconcile_fix: bool = Field(default=False, alias="COUNTERTOP_RECONCILE_FIX")
+    # Payments younger than this are left out of a reconciliation (they may still be on a reader).
+    reconcile_settle_minutes: float = Field(
+        default=15.0, ge=0, alias="COUNTERTOP_RECONCILE_SETTLE_MINUTES"
+    )
     log_format: Literal["text", "json"] = Field(default="text", alias="COUNTERTOP_LOG_FORMAT")
     log_level: str = Field(default="INFO", alias="COUNTERTOP_LOG_LEVEL")
 
