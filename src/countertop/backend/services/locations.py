@@ -18,6 +18,8 @@ def location_json(location: Json) -> Json:
         "id": location["id"],
         "display_name": location.get("display_name"),
         "address": {k: address.get(k) for k in ADDRESS_FIELDS if address.get(k) is not None},
+        # The reader configuration its readers use (None: the account default).
+        "configuration": location.get("configuration_overrides") or None,
     }
 
 
