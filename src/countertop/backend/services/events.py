@@ -10,48 +10,62 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from countertop.backend.services.context import Services
 from countertop.backend.services.readers import publish_reader_status
 from countertop.backend.services.records import apply
-from countertop.backend.services.sync import (
-    attempt_for_payment_intent,
-    mark_applied,
-    sync_attempt,
-)
+from countertop.backend.services.sync import mark_applied, sync_attempt
 from countertop.backend.store.payments import AttemptRow, WebhookEventRow
+from countertop.domain.attempts import SETTLED, AttemptStatus
 from countertop.domain.observations import from_charge, from_payment_intent
 
 log = logging.getLogger("countertop.webhooks")
 Json = dict[str, Any]
 
 NEW, PENDING, DONE = "new", "pending", "done"
+ALREADY_AUTHORIZED = frozenset({AttemptStatus.AUTHORIZED, *SETTLED})
 
 
-async def store_event(svc: Services, event: Json, payload: bytes, *, applied: bool) -> str:
-    """Store the event once: NEW the first time, PENDING if stored but not applied, else DONE.
+def _insert_once(svc: Services) -> Any:
+    """`INSERT ... ON CONFLICT DO NOTHING` for the webhook events table, in the database's dialect."""
+    insert = sqlite_insert if svc.db.is_sqlite else postgresql_insert
+    return insert(WebhookEventRow).on_conflict_do_nothing(index_elements=[WebhookEventRow.id])
 
-    `applied` stores it as applied already (an event about nothing of ours).
+
+async def store_event(
+    svc: Services, event: Json, payload: bytes, payment_intent: str | None
+) -> tuple[str, AttemptRow | None]:
+    """Find the event's attempt and store the event once, in one transaction.
+
+    Returns NEW the first time, PENDING if stored before but not applied, else DONE, with the
+    attempt of the event's PaymentIntent (None when it is not one of ours: the event is then
+    stored as applied already). The event's primary key, not a check, makes it stored once.
     """
     obj = (event.get("data") or {}).get("object") or {}
-    row = WebhookEventRow(
-        id=event["id"],
-        type=str(event.get("type")),
-        object_id=obj.get("id") if isinstance(obj, dict) else None,
-        created=int(event.get("created") or 0),
-        payload=payload.decode("utf-8", "replace"),
-        received_at=svc.clock(),
-        processed_at=svc.clock() if applied else None,
-    )
-    try:
-        async with svc.db.session() as s, s.begin():
-            s.add(row)
-        return NEW
-    except IntegrityError:
-        async with svc.db.session() as s:
-            existing = await s.get(WebhookEventRow, event["id"])
-        return DONE if existing is None or existing.processed_at is not None else PENDING
+    now = svc.clock()
+    async with svc.db.session() as s, s.begin():
+        row = None
+        if payment_intent:
+            query = select(AttemptRow).where(AttemptRow.payment_intent_id == payment_intent)
+            row = (await s.execute(query)).scalar_one_or_none()
+        values = {
+            "id": event["id"],
+            "type": str(event.get("type")),
+            "object_id": obj.get("id") if isinstance(obj, dict) else None,
+            "created": int(event.get("created") or 0),
+            "payload": payload.decode("utf-8", "replace"),
+            "received_at": now,
+            "processed_at": now if row is None else None,
+        }
+        inserted = await s.execute(_insert_once(svc).values(**values))
+        if inserted.rowcount == 1:  # type: ignore[attr-defined]
+            return NEW, row
+        seen = select(WebhookEventRow.processed_at).where(WebhookEventRow.id == event["id"])
+        processed = (await s.execute(seen)).first()
+    return (DONE if processed is None or processed[0] is not None else PENDING), row
 
 
 def _payment_intent_of(event_type: str, obj: Json) -> str | None:
@@ -71,9 +85,7 @@ async def receive_event(svc: Services, event: Json, payload: bytes) -> bool:
     obj = (event.get("data") or {}).get("object") or {}
     if event_type.startswith("terminal.reader.") and obj.get("id"):
         svc.spawn(publish_reader_status(svc, obj["id"]))
-    payment_intent = _payment_intent_of(event_type, obj)
-    row = await attempt_for_payment_intent(svc, payment_intent) if payment_intent else None
-    stored = await store_event(svc, event, payload, applied=row is None)
+    stored, row = await store_event(svc, event, payload, _payment_intent_of(event_type, obj))
     if stored == DONE:
         return False
     if row is None:  # not one of ours (or not yet known): kept, nothing to apply
@@ -97,5 +109,9 @@ async def apply_event(svc: Services, event: Json, row: AttemptRow) -> None:
         observed = []
     if observed:
         await apply(svc, row.id, observed, cause, event_id=event_id)
+    elif event_type.startswith("terminal.reader.") and row.status in ALREADY_AUTHORIZED:
+        # The attempt is past the reader (statuses only move on from authorized): the reader's
+        # news is old and Stripe need not be asked again.
+        await mark_applied(svc, event_id)
     else:  # a reader event, a failure or a refund: read the current state from Stripe
         await sync_attempt(svc, row.id, cause, event_id=event_id)

@@ -10,8 +10,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
-
 from countertop.backend.services.context import Services
 from countertop.backend.services.records import Applied, apply, mark_event_applied
 from countertop.backend.store.payments import AttemptRow
@@ -30,12 +28,6 @@ CLEARED = PaymentError("reader_action_canceled", "The payment was cleared from t
 async def attempt_row(svc: Services, attempt_id: str) -> AttemptRow | None:
     async with svc.db.session() as s:
         return await s.get(AttemptRow, attempt_id)
-
-
-async def attempt_for_payment_intent(svc: Services, payment_intent: str) -> AttemptRow | None:
-    async with svc.db.session() as s:
-        query = select(AttemptRow).where(AttemptRow.payment_intent_id == payment_intent)
-        return (await s.execute(query)).scalar_one_or_none()
 
 
 async def mark_applied(svc: Services, event_id: str | None) -> None:
