@@ -78,6 +78,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         COUNTERTOP_ADMIN_CREDENTIAL=ADMIN_CREDENTIAL,
         COUNTERTOP_OPERATOR_CREDENTIAL=OPERATOR_CREDENTIAL,
         COUNTERTOP_EMULATOR_PORT=str(emulator_port),
+        # Reconcile payments made a moment ago (the default leaves out the last 15 minutes), and
+        # only when a test asks.
+        COUNTERTOP_RECONCILE_SETTLE_MINUTES="0",
+        COUNTERTOP_RECONCILE_AT="off",
     )
     command = Path(sys.executable).parent / "countertop"
     log = workdir / "server.log"

@@ -76,6 +76,16 @@ async def fleet(request: Request) -> HTMLResponse:
     return _page(request, "fleet.html", "Fleet")
 
 
+@router.get("/end-of-day", response_class=HTMLResponse)
+async def end_of_day(request: Request) -> HTMLResponse:
+    return _page(request, "end-of-day.html", "End of day")
+
+
+@router.get("/reader-configurations", response_class=HTMLResponse)
+async def reader_configurations(request: Request) -> HTMLResponse:
+    return _page(request, "reader-configurations.html", "Reader configurations")
+
+
 @router.get("/static/pos/{path:path}")
 async def static_file(path: str) -> Response:
     """Serve a file of the app's static folder, and nothing outside it."""

@@ -57,6 +57,7 @@ export const api = {
   get: (path) => request("GET", path),
   post: (path, body = {}, options) => request("POST", path, body, options),
   patch: (path, body) => request("PATCH", path, body),
+  put: (path, body) => request("PUT", path, body),
   del: (path) => request("DELETE", path),
   newKey,
 };

@@ -63,7 +63,7 @@ export async function startPage() {
   const [config, locations] = await Promise.all([getConfig(), api.get("/api/locations")]);
   const all = locations.data || [];
   $("operator-name").textContent = `${operator.name}${operator.role === "admin" ? " · admin" : ""}`;
-  $("nav-fleet").hidden = operator.role !== "admin";
+  for (const id of ["nav-fleet", "nav-configurations", "nav-end-of-day"]) $(id).hidden = operator.role !== "admin";
   $("sign-out").addEventListener("click", async () => {
     await signOut();
     window.location.assign("/");
