@@ -27,6 +27,7 @@ Json = dict[str, Any]
 
 NEW, PENDING, DONE = "new", "pending", "done"
 ALREADY_AUTHORIZED = frozenset({AttemptStatus.AUTHORIZED, *SETTLED})
+OLD_NEWS_ONCE_AUTHORIZED = ("terminal.reader.", "payment_intent.", "charge.failed")
 
 
 def _insert_once(svc: Services) -> Any:
@@ -109,9 +110,10 @@ async def apply_event(svc: Services, event: Json, row: AttemptRow) -> None:
         observed = []
     if observed:
         await apply(svc, row.id, observed, cause, event_id=event_id)
-    elif event_type.startswith("terminal.reader.") and row.status in ALREADY_AUTHORIZED:
-        # The attempt is past the reader (statuses only move on from authorized): the reader's
-        # news is old and Stripe need not be asked again.
+    elif row.status in ALREADY_AUTHORIZED and event_type.startswith(OLD_NEWS_ONCE_AUTHORIZED):
+        # The attempt is past the reader and statuses only move on from authorized (to captured
+        # or refunded, which PaymentIntent, charge and refund events carry): a reader event, an
+        # unsettled PaymentIntent or a failed charge is old news, and Stripe need not be asked.
         await mark_applied(svc, event_id)
     else:  # a reader event, a failure or a refund: read the current state from Stripe
         await sync_attempt(svc, row.id, cause, event_id=event_id)
