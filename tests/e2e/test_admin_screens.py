@@ -103,7 +103,7 @@ def test_admin_creates_a_reader_configuration_and_assigns_it(
     page.get_by_role("button", name="Create configuration").click()
 
     row = page.locator("#config-rows tr", has_text="Night updates")
-    expect(row).to_contain_text("02:00 – 04:00")
+    expect(row).to_contain_text("02:00 \u2013 04:00")
     expect(row).to_contain_text("$1.00 · $2.00 · $3.50")
     expect(row).to_contain_text("15% · 18% · 20%")
     config_id = row.get_attribute("data-configuration-id")

@@ -24,8 +24,8 @@ function tippingLabel(tipping) {
     if (presets.fixed_amounts?.length) parts.push(presets.fixed_amounts.map((a) => money(a, cur)).join(" · "));
     if (presets.percentages?.length) parts.push(presets.percentages.map((p) => `${p}%`).join(" · "));
     if (presets.smart_tip_threshold !== undefined && presets.smart_tip_threshold !== null)
-      parts.push(`percent above ${money(presets.smart_tip_threshold, cur)}`);
-    return el("div", { className: "tip-line" }, el("strong", {}, cur.toUpperCase()), " ", parts.join("; ") || "—");
+      parts.push(`Percentages from ${money(presets.smart_tip_threshold, cur)}`);
+    return el("div", { className: "tip-line" }, el("strong", {}, cur.toUpperCase()), ...(parts.length ? parts : ["—"]).map((part) => el("span", {}, part)));
   });
 }
 
@@ -41,8 +41,8 @@ function renderConfigs() {
       el(
         "tr",
         { dataset: { configurationId: config.id } },
-        el("td", {}, el("strong", {}, config.name || "Unnamed"), el("div", { className: "muted small mono" }, config.id)),
-        el("td", {}, windowLabel(config.reboot_window)),
+        el("td", {}, el("strong", {}, config.name || "Unnamed"), el("div", { className: "muted small mono nowrap" }, config.id)),
+        el("td", { className: "nowrap" }, windowLabel(config.reboot_window)),
         el("td", {}, tippingLabel(config.tipping)),
         el("td", { className: "mono" }, config.splashscreen || el("span", { className: "muted" }, "Default")),
         el("td", {}, usedBy(config)),
