@@ -84,7 +84,7 @@ async def receive_event(svc: Services, event: Json, payload: bytes) -> bool:
     """Store a verified event once and apply it; False when it had been applied before."""
     event_type = str(event.get("type"))
     obj = (event.get("data") or {}).get("object") or {}
-    if event_type.startswith("terminal.reader.") and obj.get("id"):
+    if event_type.startswith("terminal.reader.") and obj.get("id") and not svc.nobody_listens():
         svc.spawn(publish_reader_status(svc, obj["id"]))
     stored, row = await store_event(svc, event, payload, _payment_intent_of(event_type, obj))
     if stored == DONE:
