@@ -279,14 +279,14 @@ def _check_order(
             )
         for intent in intents:
             if order.status == "canceled" and intent.status in CANCELABLE:
-                found.append(_abandoned(intent, order))
+                found.append(_abandoned(intent, order, as_of))
         return found
 
     if primary.status == "requires_capture":
         if order.status in COMPLETED:
             found += _capture_or_report(primary, order, as_of)
         elif order.status == "canceled":
-            found.append(_abandoned(primary, order))
+            found.append(_abandoned(primary, order, as_of))
         else:
             deadline = primary.charge.deadline if primary.charge else None
             found.append(
@@ -307,16 +307,21 @@ def _check_order(
 
     for intent in intents:
         if intent is not primary and intent.status in CANCELABLE and not _holds_funds(intent):
-            found.append(_abandoned(intent, order))
+            found.append(_abandoned(intent, order, as_of))
     return found
 
 
-def _abandoned(intent: IntentSnapshot, order: OrderSnapshot | None) -> Discrepancy:
+def _abandoned(intent: IntentSnapshot, order: OrderSnapshot | None, as_of: int) -> Discrepancy:
     if order is None:
         kind, detail = Kind.ORPHAN, f"{intent.status} with no order"
     else:
         kind, detail = Kind.ABANDONED, f"{intent.status} for a {order.status} order"
     held = intent.amount_capturable if intent.status == "requires_capture" else None
+    # A held authorization ties up the customer's funds until it is canceled or lapses.
+    deadline = None
+    if held is not None:
+        charge = intent.charge
+        deadline = charge.deadline if charge else intent.created + CARD_PRESENT_AUTH_SECONDS
     return Discrepancy(
         kind,
         detail,
@@ -324,6 +329,8 @@ def _abandoned(intent: IntentSnapshot, order: OrderSnapshot | None) -> Discrepan
         order.id if order else None,
         actual=held,
         fix=Fix("cancel", intent.id, cancellation_reason="abandoned"),
+        capture_before=deadline,
+        seconds_left=None if deadline is None else deadline - as_of,
     )
 
 
@@ -370,7 +377,7 @@ def reconcile(
         if as_of - intent.created < settle_seconds or not start <= intent.created < end:
             continue
         if intent.status in CANCELABLE:
-            found.append(_abandoned(intent, None))
+            found.append(_abandoned(intent, None, as_of))
         elif intent.status == "succeeded":
             found.append(
                 Discrepancy(
