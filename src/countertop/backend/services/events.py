@@ -8,11 +8,12 @@ failed action may be old news, so for them the PaymentIntent and the reader are 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import bindparam, select
+from sqlalchemy.dialects import postgresql as postgresql_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from countertop.backend.services.context import Services
 from countertop.backend.services.readers import publish_reader_status
@@ -30,15 +31,31 @@ ALREADY_AUTHORIZED = frozenset({AttemptStatus.AUTHORIZED, *SETTLED})
 OLD_NEWS_ONCE_AUTHORIZED = ("terminal.reader.", "payment_intent.", "charge.failed")
 
 
-def _insert_once(svc: Services) -> Any:
-    """`INSERT ... ON CONFLICT DO NOTHING` for the webhook events table, in the database's dialect."""
-    insert = sqlite_insert if svc.db.is_sqlite else postgresql_insert
-    return insert(WebhookEventRow).on_conflict_do_nothing(index_elements=[WebhookEventRow.id])
+@dataclass(frozen=True)
+class Target:
+    """What applying an event needs to know of its attempt."""
+
+    attempt_id: str
+    amount: int
+    status: str
+
+
+# Built once: Core statements on a plain connection, no ORM session on the hot path.
+_INSERT_ONCE = {
+    name: dialect.insert(WebhookEventRow).on_conflict_do_nothing(
+        index_elements=[WebhookEventRow.id]
+    )
+    for name, dialect in (("sqlite", sqlite_dialect), ("postgresql", postgresql_dialect))
+}
+_TARGET = select(AttemptRow.id, AttemptRow.amount, AttemptRow.status).where(
+    AttemptRow.payment_intent_id == bindparam("payment_intent")
+)
+_PROCESSED = select(WebhookEventRow.processed_at).where(WebhookEventRow.id == bindparam("id"))
 
 
 async def store_event(
     svc: Services, event: Json, payload: bytes, payment_intent: str | None
-) -> tuple[str, AttemptRow | None]:
+) -> tuple[str, Target | None]:
     """Find the event's attempt and store the event once, in one transaction.
 
     Returns NEW the first time, PENDING if stored before but not applied, else DONE, with the
@@ -47,11 +64,11 @@ async def store_event(
     """
     obj = (event.get("data") or {}).get("object") or {}
     now = svc.clock()
-    async with svc.db.session() as s, s.begin():
-        row = None
+    async with svc.db.engine.begin() as conn:
+        target = None
         if payment_intent:
-            query = select(AttemptRow).where(AttemptRow.payment_intent_id == payment_intent)
-            row = (await s.execute(query)).scalar_one_or_none()
+            found = (await conn.execute(_TARGET, {"payment_intent": payment_intent})).first()
+            target = Target(found.id, found.amount, found.status) if found else None
         values = {
             "id": event["id"],
             "type": str(event.get("type")),
@@ -59,14 +76,13 @@ async def store_event(
             "created": int(event.get("created") or 0),
             "payload": payload.decode("utf-8", "replace"),
             "received_at": now,
-            "processed_at": now if row is None else None,
+            "processed_at": now if target is None else None,
         }
-        inserted = await s.execute(_insert_once(svc).values(**values))
-        if inserted.rowcount == 1:  # type: ignore[attr-defined]
-            return NEW, row
-        seen = select(WebhookEventRow.processed_at).where(WebhookEventRow.id == event["id"])
-        processed = (await s.execute(seen)).first()
-    return (DONE if processed is None or processed[0] is not None else PENDING), row
+        inserted = await conn.execute(_INSERT_ONCE[conn.dialect.name], values)
+        if inserted.rowcount == 1:
+            return NEW, target
+        processed = (await conn.execute(_PROCESSED, {"id": event["id"]})).first()
+    return (DONE if processed is None or processed[0] is not None else PENDING), target
 
 
 def _payment_intent_of(event_type: str, obj: Json) -> str | None:
@@ -86,34 +102,34 @@ async def receive_event(svc: Services, event: Json, payload: bytes) -> bool:
     obj = (event.get("data") or {}).get("object") or {}
     if event_type.startswith("terminal.reader.") and obj.get("id") and not svc.nobody_listens():
         svc.spawn(publish_reader_status(svc, obj["id"]))
-    stored, row = await store_event(svc, event, payload, _payment_intent_of(event_type, obj))
+    stored, target = await store_event(svc, event, payload, _payment_intent_of(event_type, obj))
     if stored == DONE:
         return False
-    if row is None:  # not one of ours (or not yet known): kept, nothing to apply
+    if target is None:  # not one of ours (or not yet known): kept, nothing to apply
         await mark_applied(svc, event["id"] if stored == PENDING else None)
         return True
-    await apply_event(svc, event, row)
+    await apply_event(svc, event, target)
     return True
 
 
-async def apply_event(svc: Services, event: Json, row: AttemptRow) -> None:
+async def apply_event(svc: Services, event: Json, target: Target) -> None:
     """Apply one stored event; marks it applied in the same transaction as its state change."""
     event_id = event["id"]
     event_type = str(event.get("type"))
     obj = (event.get("data") or {}).get("object") or {}
     cause = f"webhook:{event_id} {event_type}"
     if event_type.startswith("payment_intent."):
-        observed = from_payment_intent(obj, row.amount)
+        observed = from_payment_intent(obj, target.amount)
     elif event_type.startswith("charge.") and event_type != "charge.failed":
-        observed = from_charge(obj, row.amount)
+        observed = from_charge(obj, target.amount)
     else:
         observed = []
     if observed:
-        await apply(svc, row.id, observed, cause, event_id=event_id)
-    elif row.status in ALREADY_AUTHORIZED and event_type.startswith(OLD_NEWS_ONCE_AUTHORIZED):
+        await apply(svc, target.attempt_id, observed, cause, event_id=event_id)
+    elif target.status in ALREADY_AUTHORIZED and event_type.startswith(OLD_NEWS_ONCE_AUTHORIZED):
         # The attempt is past the reader and statuses only move on from authorized (to captured
         # or refunded, which PaymentIntent, charge and refund events carry): a reader event, an
         # unsettled PaymentIntent or a failed charge is old news, and Stripe need not be asked.
         await mark_applied(svc, event_id)
     else:  # a reader event, a failure or a refund: read the current state from Stripe
-        await sync_attempt(svc, row.id, cause, event_id=event_id)
+        await sync_attempt(svc, target.attempt_id, cause, event_id=event_id)
