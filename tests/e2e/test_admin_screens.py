@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -65,11 +66,13 @@ def test_admin_reconciles_the_day_and_fixes_an_uncaptured_authorization(
     page = tills.signed_in(ADMIN_CREDENTIAL)
     page.get_by_role("link", name="End of day").click()
     page.wait_for_url("**/end-of-day")
+    page.locator("body[data-ready]").wait_for()  # the screen has read the past runs
     page.get_by_role("button", name="Check the day").click()
 
     finding = page.locator(f'#findings tr[data-payment-intent="{uncaptured_orphan}"]')
     expect(finding).to_contain_text("Payment with no order")
     expect(finding).to_contain_text("$18.00")
+    expect(finding).to_contain_text(re.compile(r"\d+ h \d+ min left"))  # before the hold lapses
     expect(finding).to_contain_text("Cancel")
     expect(page.locator("#runs tr")).to_have_count(1)
     screenshot(page, "end-of-day")
@@ -94,6 +97,7 @@ def test_admin_creates_a_reader_configuration_and_assigns_it(
     page = tills.signed_in(ADMIN_CREDENTIAL)
     page.get_by_role("link", name="Configurations").click()
     page.wait_for_url("**/reader-configurations")
+    page.locator("body[data-ready]").wait_for()
     page.get_by_label("Name").fill("Night updates")
     page.get_by_label("From hour").select_option("2")
     page.get_by_label("To hour").select_option("4")

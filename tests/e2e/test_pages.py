@@ -24,6 +24,8 @@ def client() -> TestClient:
         ("/orders", "orders.js"),
         ("/orders/ord_123", "order.js"),
         ("/fleet", "fleet.js"),
+        ("/end-of-day", "end-of-day.js"),
+        ("/reader-configurations", "reader-configurations.js"),
     ],
 )
 def test_each_page_is_a_shell_that_loads_its_own_module(
@@ -63,7 +65,7 @@ def test_nothing_outside_the_static_folder_is_served(client: TestClient, path: s
 
 
 def test_no_page_holds_anything_secret(client: TestClient) -> None:
-    for path in ("/", "/till", "/orders", "/fleet"):
+    for path in ("/", "/till", "/orders", "/fleet", "/end-of-day", "/reader-configurations"):
         text = client.get(path).text.lower()
         assert "sk_test" not in text
         assert "sk_live" not in text

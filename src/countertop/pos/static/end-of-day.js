@@ -182,4 +182,5 @@ if (session.operator.role !== "admin") {
   });
   $("apply-fixes").addEventListener("click", () => runReconciliation(true));
   await loadRuns();
+  document.body.dataset.ready = "true";
 }

@@ -202,6 +202,7 @@ if (session.operator.role !== "admin") {
   for (const id of ["cfg-start", "cfg-end"]) {
     $(id).append(el("option", { value: "" }, "—"), ...Array.from({ length: 24 }, (_, h) => el("option", { value: String(h) }, hourLabel(h))));
   }
-  resetForm();
+  if (!$("cfg-currency").value) $("cfg-currency").value = session.config.currency || "usd";
   await load();
+  document.body.dataset.ready = "true";
 }
