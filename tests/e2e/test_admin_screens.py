@@ -11,7 +11,7 @@ import pytest
 import stripe
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import ADMIN_CREDENTIAL, Server, Tills
+from tests.e2e.conftest import ADMIN_CREDENTIAL, PHONE, Server, Tills
 
 pytestmark = pytest.mark.e2e
 Screenshot = Callable[[Page, str], None]
@@ -56,6 +56,14 @@ def uncaptured_orphan(
     yield intent.id
 
 
+def fits_a_phone(page: Page) -> None:
+    """On a phone the screen reflows to one column: wide tables scroll, the page does not."""
+    page.set_viewport_size(PHONE)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    page.screenshot(path=f"/tmp/phone-{page.url.rsplit('/', 1)[-1]}.png", full_page=True)
+    page.set_viewport_size({"width": 1024, "height": 768})
+
+
 def test_admin_reconciles_the_day_and_fixes_an_uncaptured_authorization(
     tills: Tills,
     admin: httpx.Client,
@@ -76,6 +84,7 @@ def test_admin_reconciles_the_day_and_fixes_an_uncaptured_authorization(
     expect(finding).to_contain_text("Cancel")
     expect(page.locator("#runs tr")).to_have_count(1)
     screenshot(page, "end-of-day")
+    fits_a_phone(page)
 
     page.get_by_role("button", name="Apply fixes").click()
     action = page.locator(f'#actions tr[data-payment-intent="{uncaptured_orphan}"]')
@@ -116,6 +125,7 @@ def test_admin_creates_a_reader_configuration_and_assigns_it(
     page.get_by_label(f"Configuration for {demo_location['display_name']}").select_option(config_id)
     expect(row).to_contain_text(demo_location["display_name"])
     screenshot(page, "reader-configurations")
+    fits_a_phone(page)
 
     configs = admin.get("/api/reader-configurations").raise_for_status().json()["data"]
     saved = next(c for c in configs if c["id"] == config_id)
