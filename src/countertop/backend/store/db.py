@@ -56,6 +56,10 @@ class Database:
             # The pool is larger than the concurrency a busy shop reaches, so connections are
             # opened once and kept rather than opened and closed as overflow.
             kwargs.update(pool_size=40, max_overflow=10, pool_recycle=1800, pool_timeout=10)
+            # Each connection prepares each statement once; the default cache of 100 statements
+            # per connection is smaller than the statements the backend runs, so they were
+            # prepared again and again.
+            kwargs["connect_args"] = {"prepared_statement_cache_size": 500}
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
