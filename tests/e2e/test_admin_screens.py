@@ -58,7 +58,7 @@ def uncaptured_orphan(
 
 def fits_a_phone(page: Page) -> None:
     """On a phone the screen reflows to one column: wide tables scroll, the page does not."""
-    page.set_viewport_size(PHONE)
+    page.set_viewport_size({"width": PHONE["width"], "height": PHONE["height"]})
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     page.screenshot(path=f"/tmp/phone-{page.url.rsplit('/', 1)[-1]}.png", full_page=True)
     page.set_viewport_size({"width": 1024, "height": 768})
