@@ -2,7 +2,9 @@
 
 PaymentIntent and Charge events carry the object's state, which is applied as it is (the state
 machine ignores anything older than what it knows). Reader events carry no payment state and a
-failed action may be old news, so for them the PaymentIntent and the reader are re-read.
+failed action may be old news, so for them the PaymentIntent and the reader are re-read, unless the
+attempt is already authorized or settled: then the event is stored as applied in the same
+transaction that stores it, and Stripe is not asked.
 """
 
 from __future__ import annotations
@@ -20,14 +22,17 @@ from countertop.backend.services.readers import publish_reader_status
 from countertop.backend.services.records import apply
 from countertop.backend.services.sync import mark_applied, sync_attempt
 from countertop.backend.store.payments import AttemptRow, WebhookEventRow
-from countertop.domain.attempts import SETTLED, AttemptStatus
+from countertop.domain.attempts import SETTLED as SETTLED_STATUSES
+from countertop.domain.attempts import AttemptStatus, Observation
 from countertop.domain.observations import from_charge, from_payment_intent
 
 log = logging.getLogger("countertop.webhooks")
 Json = dict[str, Any]
 
-NEW, PENDING, DONE = "new", "pending", "done"
-ALREADY_AUTHORIZED = frozenset({AttemptStatus.AUTHORIZED, *SETTLED})
+# NEW: stored now, to be applied; SETTLED: stored now with nothing to apply (about nothing of
+# ours, or old news); PENDING: stored before but not applied yet; DONE: applied before.
+NEW, SETTLED, PENDING, DONE = "new", "settled", "pending", "done"
+ALREADY_AUTHORIZED = frozenset({AttemptStatus.AUTHORIZED, *SETTLED_STATUSES})
 OLD_NEWS_ONCE_AUTHORIZED = ("terminal.reader.", "payment_intent.", "charge.failed")
 
 
@@ -58,10 +63,12 @@ async def store_event(
 ) -> tuple[str, Target | None]:
     """Find the event's attempt and store the event once, in one transaction.
 
-    Returns NEW the first time, PENDING if stored before but not applied, else DONE, with the
-    attempt of the event's PaymentIntent (None when it is not one of ours: the event is then
-    stored as applied already). The event's primary key, not a check, makes it stored once.
+    Returns NEW the first time (SETTLED when there is nothing to apply: the event is then stored
+    as applied already), PENDING if stored before but not applied, else DONE, with the attempt of
+    the event's PaymentIntent (None when it is not one of ours). The event's primary key, not a
+    check, makes it stored once.
     """
+    event_type = str(event.get("type"))
     obj = (event.get("data") or {}).get("object") or {}
     now = svc.clock()
     async with svc.db.engine.begin() as conn:
@@ -69,20 +76,44 @@ async def store_event(
         if payment_intent:
             found = (await conn.execute(_TARGET, {"payment_intent": payment_intent})).first()
             target = Target(found.id, found.amount, found.status) if found else None
+        settled = target is None or is_old_news(event_type, obj, target)
         values = {
             "id": event["id"],
-            "type": str(event.get("type")),
+            "type": event_type,
             "object_id": obj.get("id") if isinstance(obj, dict) else None,
             "created": int(event.get("created") or 0),
             "payload": payload.decode("utf-8", "replace"),
             "received_at": now,
-            "processed_at": now if target is None else None,
+            "processed_at": now if settled else None,
         }
         inserted = await conn.execute(_INSERT_ONCE[conn.dialect.name], values)
         if inserted.rowcount == 1:
-            return NEW, target
+            return (SETTLED if settled else NEW), target
         processed = (await conn.execute(_PROCESSED, {"id": event["id"]})).first()
     return (DONE if processed is None or processed[0] is not None else PENDING), target
+
+
+def observations(event_type: str, obj: Json, amount: int) -> list[Observation]:
+    """The settled state an event's object carries (PaymentIntent and charge events only)."""
+    if event_type.startswith("payment_intent."):
+        return from_payment_intent(obj, amount)
+    if event_type.startswith("charge.") and event_type != "charge.failed":
+        return from_charge(obj, amount)
+    return []
+
+
+def is_old_news(event_type: str, obj: Json, target: Target) -> bool:
+    """An event with nothing to apply to an attempt already authorized or settled.
+
+    Statuses only move on from authorized (to captured or refunded, which PaymentIntent, charge
+    and refund events carry): a reader event, an unsettled PaymentIntent or a failed charge about
+    such an attempt is old news, and Stripe need not be asked.
+    """
+    return (
+        target.status in ALREADY_AUTHORIZED
+        and event_type.startswith(OLD_NEWS_ONCE_AUTHORIZED)
+        and not observations(event_type, obj, target.amount)
+    )
 
 
 def _payment_intent_of(event_type: str, obj: Json) -> str | None:
@@ -100,11 +131,13 @@ async def receive_event(svc: Services, event: Json, payload: bytes) -> bool:
     """Store a verified event once and apply it; False when it had been applied before."""
     event_type = str(event.get("type"))
     obj = (event.get("data") or {}).get("object") or {}
-    if event_type.startswith("terminal.reader.") and obj.get("id") and not svc.nobody_listens():
-        svc.spawn(publish_reader_status(svc, obj["id"]))
     stored, target = await store_event(svc, event, payload, _payment_intent_of(event_type, obj))
     if stored == DONE:
         return False
+    if event_type.startswith("terminal.reader.") and obj.get("id") and not svc.nobody_listens():
+        svc.spawn(publish_reader_status(svc, obj["id"]))
+    if stored == SETTLED:
+        return True
     if target is None:  # not one of ours (or not yet known): kept, nothing to apply
         await mark_applied(svc, event["id"] if stored == PENDING else None)
         return True
@@ -118,18 +151,10 @@ async def apply_event(svc: Services, event: Json, target: Target) -> None:
     event_type = str(event.get("type"))
     obj = (event.get("data") or {}).get("object") or {}
     cause = f"webhook:{event_id} {event_type}"
-    if event_type.startswith("payment_intent."):
-        observed = from_payment_intent(obj, target.amount)
-    elif event_type.startswith("charge.") and event_type != "charge.failed":
-        observed = from_charge(obj, target.amount)
-    else:
-        observed = []
+    observed = observations(event_type, obj, target.amount)
     if observed:
         await apply(svc, target.attempt_id, observed, cause, event_id=event_id)
-    elif target.status in ALREADY_AUTHORIZED and event_type.startswith(OLD_NEWS_ONCE_AUTHORIZED):
-        # The attempt is past the reader and statuses only move on from authorized (to captured
-        # or refunded, which PaymentIntent, charge and refund events carry): a reader event, an
-        # unsettled PaymentIntent or a failed charge is old news, and Stripe need not be asked.
+    elif is_old_news(event_type, obj, target):
         await mark_applied(svc, event_id)
     else:  # a reader event, a failure or a refund: read the current state from Stripe
         await sync_attempt(svc, target.attempt_id, cause, event_id=event_id)
