@@ -18,12 +18,13 @@ from typing import Any
 
 from sqlalchemy import select
 
+from countertop.backend.connect import ConnectedAccounts, ConnectGateway
 from countertop.backend.services.context import Services, new_id
 from countertop.backend.services.sync import sync_attempt
 from countertop.backend.settings import Settings
 from countertop.backend.store.db import Database
 from countertop.backend.store.payments import AttemptRow, OrderRow
-from countertop.backend.stripe_gateway import StripeFailure, StripeGateway
+from countertop.backend.stripe_gateway import StripeFailure
 from countertop.domain.reconciliation import (
     DEFAULT_SETTLE_SECONDS,
     Fix,
@@ -311,7 +312,7 @@ async def run(
 async def standalone(settings: Settings) -> AsyncIterator[Services]:
     """Services outside the web app (the CLI): the database migrated, a gateway, no worker."""
     db = Database(settings.database_url)
-    gateway = StripeGateway(settings)
+    gateway = ConnectGateway(settings, ConnectedAccounts(db))
     try:
         await db.migrate()
         yield Services(db=db, gateway=gateway, settings=settings)

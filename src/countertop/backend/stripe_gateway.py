@@ -372,11 +372,20 @@ class StripeGateway:
     # ---- Webhook endpoints ---------------------------------------------------------------------
 
     async def create_webhook_endpoint(
-        self, *, url: str, enabled_events: list[str], stripe_account: str | None = None
+        self,
+        *,
+        url: str,
+        enabled_events: list[str],
+        connect: bool = False,
+        stripe_account: str | None = None,
     ) -> Json:
+        """`connect=True`: the endpoint also receives connected accounts' events."""
+        params: Json = {"url": url, "enabled_events": enabled_events}
+        if connect:
+            params["connect"] = True
         return await _call(
             self.v1.webhook_endpoints.create_async(
-                {"url": url, "enabled_events": enabled_events},
+                params,
                 _options(None, stripe_account),
             )
         )

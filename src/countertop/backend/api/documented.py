@@ -115,6 +115,7 @@ class LocationOut(BaseModel):
     id: str
     display_name: str | None
     address: dict[str, str]
+    account: str | None = None
 
 
 class LocationList(BaseModel):

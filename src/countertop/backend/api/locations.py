@@ -35,7 +35,7 @@ async def list_locations(principal: Caller, svc: Svc) -> dict[str, Any]:
 )
 async def create_location(body: LocationIn, _: Admin, svc: Svc) -> dict[str, Any]:
     address = body.address.model_dump(exclude_none=True)
-    return await locations.create_location(svc, body.display_name, address)
+    return await locations.create_location(svc, body.display_name, address, body.account)
 
 
 @router.patch(

@@ -77,6 +77,8 @@ class AddressIn(Body):
 class LocationIn(Body):
     display_name: Text = Field(min_length=1, max_length=1000)
     address: AddressIn
+    # A connected account (Stripe Connect) the location is created on; None: the platform.
+    account: str | None = Field(default=None, pattern=r"^acct_[A-Za-z0-9]{1,60}$")
 
 
 class LocationPatch(Body):

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from countertop.backend import auth
+from countertop.backend.connect import ConnectedAccounts, ConnectGateway
 from countertop.backend.jobs.worker import Worker
 from countertop.backend.services.context import Services
 from countertop.backend.services.seed import Demo, register_webhook_endpoint, seed_demo
 from countertop.backend.settings import Settings
 from countertop.backend.store.db import Database
-from countertop.backend.stripe_gateway import StripeGateway
 
 log = logging.getLogger("countertop.runtime")
 
@@ -28,7 +28,7 @@ async def start(
     app_state: Any, db: Database, settings: Settings, *, worker: bool = True
 ) -> Runtime:
     """Wire the services onto `app_state`; in emulator mode register the webhook and seed the demo."""
-    gateway = StripeGateway(settings)
+    gateway = ConnectGateway(settings, ConnectedAccounts(db))
     svc = Services(db=db, gateway=gateway, settings=settings, app_state=app_state)
     app_state.services = svc
     secret = settings.stripe_webhook_secret

@@ -38,7 +38,9 @@ async def register_webhook_endpoint(svc: Services, public_url: str) -> str:
     for endpoint in await svc.gateway.list_webhook_endpoints():
         if endpoint.get("url") == url:
             await svc.gateway.delete_webhook_endpoint(endpoint["id"])
-    created = await svc.gateway.create_webhook_endpoint(url=url, enabled_events=WEBHOOK_EVENTS)
+    created = await svc.gateway.create_webhook_endpoint(
+        url=url, enabled_events=WEBHOOK_EVENTS, connect=True
+    )
     return str(created["secret"])
 
 

@@ -1,3 +1,9 @@
 """Imports every module that declares tables, so Alembic and the app see the whole schema."""
 
-from countertop.backend.store import operators, payments, receipts, reconciliations  # noqa: F401
+from countertop.backend.store import (  # noqa: F401
+    connect,
+    operators,
+    payments,
+    receipts,
+    reconciliations,
+)
