@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import httpx
 import pytest
 import stripe
+from sqlalchemy import select
 
 from countertop.backend.services.context import utcnow
+from countertop.backend.store.payments import WebhookEventRow
 from countertop.emulator.server import EmulatorServer
 from tests.backend.flows import create_order, present, problem, start, wait_order
-from tests.backend.stack import ADMIN, Backend, running_backend
+from tests.backend.stack import ADMIN, Backend, eventually, running_backend
 
 ACCOUNTS = ("acct_1AlphaBakery", "acct_1BravoBooks")
 
@@ -65,6 +69,17 @@ async def _sale(backend: Backend, shop: dict[str, Any], amount: int) -> dict[str
         return paid
 
 
+async def _webhook_accounts(backend: Backend, payment_intent: str) -> set[str]:
+    """The accounts named by the events about a PaymentIntent that reached the backend's webhook."""
+    async with backend.app.state.services.db.session() as s:
+        payloads = (
+            await s.execute(
+                select(WebhookEventRow.payload).where(WebhookEventRow.object_id == payment_intent)
+            )
+        ).scalars()
+        return {json.loads(p).get("account") for p in payloads}
+
+
 def _ids(page: Any) -> set[str]:
     return {item.id for item in page.data}
 
@@ -98,6 +113,8 @@ async def test_connected_accounts_keep_their_readers_and_payments_apart(
         assert intent.status == "succeeded"
         assert intent.amount_received == order["total"] == order["amount_captured"]
         assert intent.metadata["order_id"] == order["id"]
+        delivered = partial(_webhook_accounts, backend, pi_id)
+        assert await eventually(delivered) == {shop["account"]}
         charge = await client.v1.charges.retrieve_async(str(intent.latest_charge), None, on_account)
         assert charge.captured and charge.payment_intent == pi_id
         readers = await client.v1.terminal.readers.list_async({"limit": 100}, on_account)

@@ -23,6 +23,14 @@ from countertop.backend.stripe_gateway import StripeFailure, StripeGateway
 
 Json = dict[str, Any]
 REFRESH_SECONDS = 5.0  # another instance may have created a connected location meanwhile
+REMEMBERED = 50_000  # owners of readers and PaymentIntents kept in memory; found again if dropped
+
+
+def remember(known: dict[str, str | None], key: str, account: str | None) -> None:
+    """Note who owns `key`, forgetting everything once the memory is full (it is only a cache)."""
+    if len(known) >= REMEMBERED:
+        known.clear()
+    known[key] = account
 
 
 class ConnectedAccounts:
@@ -77,7 +85,7 @@ class ConnectedAccounts:
             ).scalar_one_or_none()
         account = await self.for_location(location) if location else None
         if location:
-            self.intents[payment_intent] = account
+            remember(self.intents, payment_intent, account)
         return account
 
 
@@ -106,7 +114,7 @@ class ConnectGateway(StripeGateway):
                 if failure.http_status == 404:
                     continue
                 raise
-            self.accounts.readers[reader] = account
+            remember(self.accounts.readers, reader, account)
             return account
         return None
 
@@ -124,7 +132,7 @@ class ConnectGateway(StripeGateway):
 
     def _learn_readers(self, readers: list[Json], account: str | None) -> list[Json]:
         for reader in readers:
-            self.accounts.readers[reader["id"]] = account
+            remember(self.accounts.readers, reader["id"], account)
         return readers
 
     # ---- PaymentIntents and refunds ------------------------------------------------------------
@@ -134,7 +142,7 @@ class ConnectGateway(StripeGateway):
         if not kw.get("stripe_account") and location:
             kw["stripe_account"] = await self.accounts.for_location(location)
         intent = await super().create_payment_intent(**kw)
-        self.accounts.intents[intent["id"]] = kw.get("stripe_account")
+        remember(self.accounts.intents, intent["id"], kw.get("stripe_account"))
         return intent
 
     async def retrieve_payment_intent(
@@ -189,7 +197,7 @@ class ConnectGateway(StripeGateway):
                 created_gte=created_gte, created_lt=created_lt, stripe_account=account
             )
             for intent in page:
-                self.accounts.intents[intent["id"]] = account
+                remember(self.accounts.intents, intent["id"], account)
             found.extend(page)
         return found
 
