@@ -142,6 +142,17 @@ async def test_connected_accounts_keep_their_readers_and_payments_apart(
         )
         problem(await till.post(f"/api/readers/{bravo['reader']}/clear"), 404, "not_found")
         problem(await till.get(f"/api/orders/{paid['bravo']['id']}"), 404, "not_found")
+        # A refund goes back through the account that took the payment.
+        alpha_order = paid["alpha"]["id"]
+        refund = await till.post(f"/api/orders/{alpha_order}/refunds", json={"amount": 250})
+        assert refund.status_code == 201, refund.text
+        await wait_order(till, alpha_order, "partially_refunded")
+    alpha_pi = paid["alpha"]["attempts"][-1]["payment_intent"]
+    refunds = await client.v1.refunds.list_async(
+        {"payment_intent": alpha_pi}, {"stripe_account": alpha["account"]}
+    )
+    assert [(r.amount, r.status) for r in refunds.data] == [(250, "succeeded")]
+    assert _ids(await client.v1.refunds.list_async({"limit": 100})) == set()
 
 
 async def test_reconciliation_covers_every_connected_account(
