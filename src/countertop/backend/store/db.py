@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -53,9 +54,12 @@ class Database:
         else:
             # No pre-ping: it costs a round trip on every checkout. Connections are recycled
             # after half an hour instead, and a connection found dead fails one request only.
-            # The pool is larger than the concurrency a busy shop reaches, so connections are
-            # opened once and kept rather than opened and closed as overflow.
-            kwargs.update(pool_size=40, max_overflow=10, pool_recycle=1800, pool_timeout=10)
+            # Connections are opened once and kept rather than opened and closed as overflow.
+            # At most 30 per instance, so three instances (plus the live-status listener of each)
+            # stay under PostgreSQL's default max_connections of 100; DATABASE_POOL_SIZE can
+            # change it for a server configured for more.
+            pool_size = int(os.environ.get("DATABASE_POOL_SIZE", "20"))
+            kwargs.update(pool_size=pool_size, max_overflow=10, pool_recycle=1800, pool_timeout=10)
             # Each connection prepares each statement once; the default cache of 100 statements
             # per connection is smaller than the statements the backend runs, so they were
             # prepared again and again.
