@@ -192,6 +192,7 @@ def attempt_in(status: S) -> Attempt:
         tip=100 if status is S.AUTHORIZED or settled else 0,
         amount_captured=1100 if settled else 0,
         amount_refunded={S.PARTIALLY_REFUNDED: 200, S.REFUNDED: 1100}.get(status, 0),
+        card=VISA if status is S.AUTHORIZED or settled else None,
     )
 
 
@@ -301,3 +302,29 @@ def test_event_names() -> None:
     assert event_name(HandToReader("tmr_1")) == "hand_to_reader"
     assert event_name(CaptureFailed(DECLINE)) == "capture_failed"
     assert event_name(Authorized(1)) == "authorized"
+
+
+LATE = [
+    (status, name)
+    for status in (S.AUTHORIZED, S.CAPTURED, S.PARTIALLY_REFUNDED, S.REFUNDED)
+    for name in ("authorized", "captured")
+    if (status, name) != (S.AUTHORIZED, "captured")  # that one is the capture itself
+]
+
+
+@pytest.mark.parametrize(("status", "name"), LATE, ids=[f"{s.value}-{n}" for s, n in LATE])
+def test_a_late_report_names_a_card_not_known_yet_and_changes_nothing_else(
+    status: S, name: str
+) -> None:
+    # Webhooks come in any order: the payment may have gone through on reports without the card.
+    unknown = replace(attempt_in(status), card=None)
+    new, effects = transition(unknown, EVENTS[name], NOW)
+    assert new == replace(unknown, card=VISA) and effects == ()
+    known = replace(unknown, card=Card("mastercard", "4444"))
+    assert transition(known, EVENTS[name], NOW) == (known, ())
+
+
+@pytest.mark.parametrize("name", ["authorized", "captured"])
+def test_a_late_report_gives_no_card_to_a_canceled_payment(name: str) -> None:
+    state = attempt_in(S.CANCELED)
+    assert transition(state, EVENTS[name], NOW) == (state, ())

@@ -193,11 +193,20 @@ def _merge_card(state: Attempt, card: Card | None) -> Card | None:
     return card if card is not None else state.card
 
 
+def _late_card(state: Attempt, card: Card | None) -> tuple[Attempt, tuple[Effect, ...]]:
+    """An old or repeated report changes nothing, but may name the card of a payment that went
+    through before any report that named it arrived (webhooks come in any order)."""
+    if card is not None and state.card is None and state.status in SETTLED | {S.AUTHORIZED}:
+        return replace(state, card=card), ()
+    return state, ()
+
+
 def _authorized(
     state: Attempt, event: Authorized, now: datetime
 ) -> tuple[Attempt, tuple[Effect, ...]]:
     if state.status not in PENDING:
-        return state, ()  # already authorized or beyond, or canceled: an old or repeated report
+        # Already authorized or beyond, or canceled: an old or repeated report.
+        return _late_card(state, event.card)
     effects = _leave_reader(state)
     if state.auto_capture:
         effects += (ScheduleCapture(now),)
@@ -217,7 +226,7 @@ def _captured(state: Attempt, event: Captured) -> tuple[Attempt, tuple[Effect, .
     elif state.status is S.AUTHORIZED:
         effects = (DropCapture(),)
     else:
-        return state, ()
+        return _late_card(state, event.card)
     new = replace(
         state,
         status=S.CAPTURED,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -216,7 +216,8 @@ async def _apply_once(
     history: list[tuple[AttemptStatus, AttemptStatus, str]] = []
     for event in events:
         new, produced = transition(state, event, now)
-        if new != state:
+        # Learning the card from a late report is not a step of the payment: no history row.
+        if replace(new, card=state.card) != state:
             history.append((state.status, new.status, event_name(event)))
         effects.extend(produced)
         state = new
