@@ -254,3 +254,14 @@ async def test_the_async_client_works_too(server: EmulatorServer) -> None:
     assert fetched.id == pi.id
     listed = await client.v1.payment_intents.list_async({"limit": 1})
     assert listed.data[0].id == pi.id
+
+
+def test_ids_stay_unique_when_the_host_seeds_the_shared_random_generator() -> None:
+    import random
+
+    from countertop.emulator.ids import new_id
+
+    random.seed(0)
+    first = new_id("tml_")
+    random.seed(0)
+    assert new_id("tml_") != first

@@ -67,7 +67,10 @@ class ConnectedAccounts:
 
     async def remember_location(self, location_id: str, account: str, now: Any) -> None:
         async with self.db.session() as s, s.begin():
-            s.add(ConnectedLocationRow(location_id=location_id, account_id=account, created_at=now))
+            # merge, not add: recording the same location again (a replayed request) is no error.
+            await s.merge(
+                ConnectedLocationRow(location_id=location_id, account_id=account, created_at=now)
+            )
         await self._refresh(force=True)
 
     async def for_intent(self, payment_intent: str) -> str | None:

@@ -14,9 +14,15 @@ _ALPHABET = string.ascii_letters + string.digits
 _BYTES_TO_CHARS = bytes(ord(_ALPHABET[value % 62]) for value in range(256))
 
 
+# A generator of our own, seeded from the OS: the module-level one is shared with whatever embeds
+# the emulator, and a host that seeds it (test frameworks such as hypothesis do, per example)
+# would otherwise make the emulator hand out the same ids again.
+_IDS = random.Random(secrets.randbits(128))
+
+
 def random_chars(length: int) -> str:
     """Fast, non-secret randomness for ids."""
-    return random.randbytes(length).translate(_BYTES_TO_CHARS).decode()
+    return _IDS.randbytes(length).translate(_BYTES_TO_CHARS).decode()
 
 
 def secret_chars(length: int) -> str:
