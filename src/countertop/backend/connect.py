@@ -245,6 +245,9 @@ class ConnectGateway(StripeGateway):
     async def process_payment_intent(self, reader: str, **kw: Any) -> Json:
         return await super().process_payment_intent(reader, **await self._for_reader(reader, kw))
 
+    async def refund_payment(self, reader: str, **kw: Any) -> Json:
+        return await super().refund_payment(reader, **await self._for_reader(reader, kw))
+
     async def cancel_action(self, reader: str, **kw: Any) -> Json:
         return await super().cancel_action(reader, **await self._for_reader(reader, kw))
 

@@ -152,15 +152,19 @@ class StripeGateway:
         metadata: dict[str, str],
         description: str | None = None,
         idempotency_key: str,
+        payment_method_types: list[str] | None = None,
+        payment_method_options: Json | None = None,
         stripe_account: str | None = None,
     ) -> Json:
         params: dict[str, Any] = {
             "amount": amount,
             "currency": currency,
-            "allowed_payment_method_types": ["card_present"],
+            "allowed_payment_method_types": payment_method_types or ["card_present"],
             "capture_method": capture_method,
             "metadata": metadata,
         }
+        if payment_method_options:
+            params["payment_method_options"] = payment_method_options
         if description:
             params["description"] = description
         return await _call(
@@ -298,6 +302,26 @@ class StripeGateway:
             self.v1.terminal.readers.process_payment_intent_async(
                 reader,
                 {"payment_intent": payment_intent},
+                _options(idempotency_key, stripe_account),
+            )
+        )
+
+    async def refund_payment(
+        self,
+        reader: str,
+        *,
+        payment_intent: str,
+        amount: int,
+        metadata: dict[str, str],
+        idempotency_key: str,
+        stripe_account: str | None = None,
+    ) -> Json:
+        """Ask the reader to refund `amount` of the payment once the customer taps the same card
+        (Interac: the only way to refund it)."""
+        return await _call(
+            self.v1.terminal.readers.refund_payment_async(
+                reader,
+                {"payment_intent": payment_intent, "amount": amount, "metadata": metadata},
                 _options(idempotency_key, stripe_account),
             )
         )

@@ -132,6 +132,30 @@ class RefundOut(BaseModel):
     created: int | None
 
 
+class RefundFailureOut(BaseModel):
+    code: str
+    message: str | None
+
+
+class InPersonRefundOut(BaseModel):
+    id: str
+    order: str
+    reader: str
+    payment_intent: str
+    amount: int
+    currency: str
+    reason: str | None
+    status: str = Field(description="pending, succeeded, failed or canceled")
+    refund: str | None = Field(description="Stripe's refund (re_...) once the card was tapped")
+    failure: RefundFailureOut | None
+    created: int
+    updated: int
+
+
+class InPersonRefundList(BaseModel):
+    data: list[InPersonRefundOut]
+
+
 def answers(
     model: type[BaseModel] | None, success: int = 200, /, **errors: str
 ) -> dict[int | str, dict[str, Any]]:

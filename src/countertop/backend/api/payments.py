@@ -7,10 +7,18 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 
 from countertop.backend.api.deps import services, visible_order
-from countertop.backend.api.documented import COMMON, AttemptOut, OrderOut, RefundOut, answers
-from countertop.backend.api.schemas import PaymentIn, RefundIn, RetryIn
+from countertop.backend.api.documented import (
+    COMMON,
+    AttemptOut,
+    InPersonRefundList,
+    InPersonRefundOut,
+    OrderOut,
+    RefundOut,
+    answers,
+)
+from countertop.backend.api.schemas import InPersonRefundIn, PaymentIn, RefundIn, RetryIn
 from countertop.backend.auth import Principal, current_principal
-from countertop.backend.services import capture, payments, refunds
+from countertop.backend.services import capture, in_person_refunds, payments, refunds
 from countertop.backend.services.context import Services
 
 router = APIRouter(prefix="/api/orders/{order_id}", tags=["payments"])
@@ -90,7 +98,8 @@ async def capture_order(order_id: str, principal: Caller, svc: Svc) -> dict[str,
         RefundOut,
         201,
         **COMMON,
-        e409="refund_exceeds_captured, invalid_state",
+        e409="refund_exceeds_captured, refund_requires_card_present (Interac: refund it in "
+        "person), invalid_state",
         e502="stripe_unavailable",
     ),
 )
@@ -100,3 +109,47 @@ async def refund_order(
     order = await visible_order(svc, principal, order_id)
     body = body or RefundIn()
     return await refunds.refund_order(svc, order, body.amount, body.reason)
+
+
+@router.post(
+    "/in_person_refunds",
+    status_code=201,
+    summary="Refund an Interac payment on a reader (the customer taps the same card)",
+    responses=answers(
+        InPersonRefundOut,
+        201,
+        **COMMON,
+        e409="refund_exceeds_captured, refund_in_progress, online_refund_required (not Interac: "
+        "use /refunds), reader_busy (with order_id), reader_offline, invalid_state",
+        e502="stripe_unavailable",
+    ),
+)
+async def start_in_person_refund(
+    order_id: str, body: InPersonRefundIn, principal: Caller, svc: Svc
+) -> dict[str, Any]:
+    order = await visible_order(svc, principal, order_id)
+    return await in_person_refunds.start_in_person_refund(
+        svc, order, body.reader, body.amount, body.reason, principal
+    )
+
+
+@router.get(
+    "/in_person_refunds",
+    summary="The order's in-person refunds, oldest first",
+    responses=answers(InPersonRefundList, **COMMON),
+)
+async def list_in_person_refunds(order_id: str, principal: Caller, svc: Svc) -> dict[str, Any]:
+    order = await visible_order(svc, principal, order_id)
+    return {"data": await in_person_refunds.refunds_of_order(svc, order.id)}
+
+
+@router.get(
+    "/in_person_refunds/{refund_id}",
+    summary="One in-person refund: pending until the card is tapped, then succeeded or failed",
+    responses=answers(InPersonRefundOut, **COMMON),
+)
+async def get_in_person_refund(
+    order_id: str, refund_id: str, principal: Caller, svc: Svc
+) -> dict[str, Any]:
+    order = await visible_order(svc, principal, order_id)
+    return await in_person_refunds.refund_view(svc, order.id, refund_id)

@@ -89,3 +89,9 @@ class LocationPatch(Body):
 class RefundIn(Body):
     amount: int | None = Field(default=None, strict=True, ge=1, le=99_999_999)
     reason: Literal["duplicate", "fraudulent", "requested_by_customer"] | None = None
+
+
+class InPersonRefundIn(RefundIn):
+    """An Interac refund: the reader the customer taps the same card on."""
+
+    reader: str = ID

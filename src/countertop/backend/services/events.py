@@ -18,6 +18,8 @@ from sqlalchemy.dialects import postgresql as postgresql_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from countertop.backend.services.context import Services
+from countertop.backend.services.in_person_refunds import EVENT_PREFIXES as IN_PERSON_REFUND_EVENTS
+from countertop.backend.services.in_person_refunds import note_event as note_in_person_refund
 from countertop.backend.services.readers import publish_reader_status
 from countertop.backend.services.records import apply
 from countertop.backend.services.sync import mark_applied, sync_attempt
@@ -131,6 +133,8 @@ async def receive_event(svc: Services, event: Json, payload: bytes) -> bool:
     """Store a verified event once and apply it; False when it had been applied before."""
     event_type = str(event.get("type"))
     obj = (event.get("data") or {}).get("object") or {}
+    if event_type.startswith(IN_PERSON_REFUND_EVENTS):
+        await note_in_person_refund(svc, event_type, obj)
     stored, target = await store_event(svc, event, payload, _payment_intent_of(event_type, obj))
     if stored == DONE:
         return False

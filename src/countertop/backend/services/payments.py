@@ -35,6 +35,7 @@ from countertop.domain.attempts import (
     PaymentError,
 )
 from countertop.domain.errors import IllegalTransition
+from countertop.domain.in_person_refunds import capture_options, payment_method_types
 from countertop.domain.observations import reader_action_for
 from countertop.domain.orders import OrderStatus, is_payable
 
@@ -146,11 +147,14 @@ async def ensure_payment_intent(
     svc: Services, row: AttemptRow, order: OrderRow, cause: str
 ) -> None:
     """Create the attempt's PaymentIntent, or get back the one an earlier try made (same key)."""
+    capture_method, method_options = capture_options(row.currency, svc.settings.capture_method)
     try:
         intent = await svc.gateway.create_payment_intent(
             amount=row.amount,
             currency=row.currency,
-            capture_method=svc.settings.capture_method,
+            capture_method=capture_method,
+            payment_method_types=payment_method_types(row.currency),
+            payment_method_options=method_options,
             metadata={"order_id": order.id, "attempt_id": row.id, "location": order.location_id},
             description=f"Order {order.id}",
             idempotency_key=f"{row.id}:create",

@@ -10,6 +10,7 @@ from countertop.backend import metrics
 from countertop.backend.errors import ApiError
 from countertop.backend.services.attempts import not_found, stripe_unavailable
 from countertop.backend.services.context import Services
+from countertop.backend.services.in_person_refunds import clear_refund_on_reader
 from countertop.backend.services.payments import cancel_reader_action, location_of, release_stuck
 from countertop.backend.services.records import reader_holder
 from countertop.backend.store.payments import ReaderHoldRow
@@ -128,6 +129,7 @@ async def remove_reader(svc: Services, reader_id: str) -> None:
 async def clear_reader(svc: Services, reader_id: str) -> Json:
     """Cancel the reader's action and release the attempt stuck on it."""
     await cancel_reader_action(svc, reader_id)
+    await clear_refund_on_reader(svc, reader_id, f"operator:clear_reader {reader_id}")
     hold = await reader_holder(svc, reader_id)
     if hold is not None:
         await release_stuck(svc, hold.attempt_id, f"operator:clear_reader {reader_id}")

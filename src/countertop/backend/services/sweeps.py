@@ -7,6 +7,8 @@ timeout has its reader action and its PaymentIntent canceled: the attempt become
 lost mid-request, a till that walked away, a crash) are re-read after the grace period and, past
 the same timeout, canceled too, their PaymentIntent found again by its idempotency key if the
 answer that named it was lost: no sale is left half-started and no PaymentIntent left open.
+In-person refunds still pending past the grace period are settled the same way (reader, then the
+payment's refunds) and taken off the reader past the timeout.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from sqlalchemy import select
 
 from countertop.backend import metrics
 from countertop.backend.services.context import Services
+from countertop.backend.services.in_person_refunds import sweep_in_person_refunds
 from countertop.backend.services.payments import (
     cancel_intent,
     cancel_reader_action,
@@ -62,7 +65,8 @@ async def sweep(svc: Services, limit: int = 100) -> int:
         await _check(svc, attempt_id, check_reader=True)
     for attempt_id in stalled:
         await _check(svc, attempt_id, check_reader=False)
-    return len(on_reader) + len(stalled)
+    refunds = await sweep_in_person_refunds(svc, limit)
+    return len(on_reader) + len(stalled) + refunds
 
 
 async def _check(svc: Services, attempt_id: str, *, check_reader: bool) -> None:

@@ -6,4 +6,5 @@ from countertop.backend.store import (  # noqa: F401
     payments,
     receipts,
     reconciliations,
+    refunds,
 )
