@@ -295,7 +295,7 @@ def profiled(stack: Stack, out: Path | None, name: str) -> Iterator[None]:
 
 
 async def bench_one(kind: str, args: argparse.Namespace) -> dict[str, Any]:
-    with running_stack(kind, args.log_level) as stack:
+    with running_stack(kind, args.log_level, args.workers) as stack:
         location, readers = await set_up_store(stack, args.tills)
         with profiled(stack, args.profile, f"{kind}-flows"):
             flows = await run_flows(stack, location, readers, args.seconds, args.warmup)
@@ -313,6 +313,8 @@ async def bench_one(kind: str, args: argparse.Namespace) -> dict[str, Any]:
     latencies = sorted(flows.latencies) or [0.0]
     return {
         "database": kind,
+        "workers": args.workers,
+        "tills": args.tills,
         "flows_per_second": round(flows.per_second, 1),
         "flows_completed": flows.completed,
         "flows_failed": flows.failed,
@@ -340,6 +342,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="measured window of the flows")
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--tills", type=int, default=16, help="concurrent tills (one reader each)")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="backend worker processes (PostgreSQL only)"
+    )
     parser.add_argument(
         "--events", type=int, default=10_000, help="distinct webhook events to send"
     )

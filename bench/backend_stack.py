@@ -59,10 +59,38 @@ def wait_until_serving(url: str, process: subprocess.Popen[bytes], timeout: floa
     raise RuntimeError(f"{url} did not start within {timeout} s")
 
 
+def _stat(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def descendants(pid: int) -> list[int]:
+    """The process and every process below it (a backend's worker processes, say)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int(_stat(int(entry.name))[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(children.get(current, []))
+    return found
+
+
 def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time a process has used so far (Linux)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User plus system CPU time a process and its descendants have used so far (Linux)."""
+    total = 0
+    for each in descendants(pid):
+        try:
+            fields = _stat(each)
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
@@ -104,15 +132,15 @@ def _admin(sql: str) -> None:
 
 
 @contextlib.contextmanager
-def running_stack(kind: str, log_level: str = "INFO") -> Iterator[Stack]:
+def running_stack(kind: str, log_level: str = "INFO", workers: int = 1) -> Iterator[Stack]:
     """Emulator and backend processes on loopback ports, on a fresh database of `kind`."""
     with tempfile.TemporaryDirectory(prefix="ct-bench-") as tmp:
         workdir = Path(tmp)
         with database(kind, workdir) as url:
-            yield from _processes(url, workdir, log_level)
+            yield from _processes(url, workdir, log_level, workers)
 
 
-def _processes(url: str, workdir: Path, log_level: str) -> Iterator[Stack]:
+def _processes(url: str, workdir: Path, log_level: str, workers: int = 1) -> Iterator[Stack]:
     emulator_port, backend_port = free_port(), free_port()
     backend_url = f"http://127.0.0.1:{backend_port}"
     emulator_url = f"http://127.0.0.1:{emulator_port}"
@@ -133,6 +161,7 @@ def _processes(url: str, workdir: Path, log_level: str) -> Iterator[Stack]:
         "COUNTERTOP_PUBLIC_URL": backend_url,
         "COUNTERTOP_ADMIN_CREDENTIAL": admin,
         "COUNTERTOP_LOG_LEVEL": log_level,
+        "COUNTERTOP_WORKERS": str(workers),
     }
     env.pop("COUNTERTOP_EMULATOR", None)
     with (

@@ -56,9 +56,26 @@ def emulator(
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[
+        int,
+        typer.Option(
+            envvar="COUNTERTOP_WORKERS",
+            help="Worker processes (each one a backend instance; more than one needs "
+            "PostgreSQL and a Stripe key).",
+        ),
+    ] = 1,
 ) -> None:
     """Run the backend and the POS web app (with the emulator in-process when no Stripe key is set)."""
+    from countertop.backend.runner import ServeError, check_workers
     from countertop.backend.runner import serve as serve_backend
+    from countertop.backend.settings import Settings
+
+    embedded_mode = not os.environ.get("STRIPE_SECRET_KEY")
+    try:
+        check_workers(workers, Settings(), embedded_mode)
+    except ServeError as error:
+        console.print(f"[red]{error}[/]")
+        raise typer.Exit(2) from None
 
     overrides: dict[str, str] = {}
     embedded = None
@@ -78,7 +95,13 @@ def serve(
             f"[bold]No STRIPE_SECRET_KEY set:[/] using the built-in Stripe emulator at {embedded.url}"
         )
     try:
-        serve_backend(host=host, port=port, env_overrides=overrides)
+        serve_backend(
+            host=host,
+            port=port,
+            env_overrides=overrides,
+            workers=workers,
+            embedded=embedded is not None,
+        )
     finally:
         if embedded is not None:
             embedded.stop()

@@ -29,12 +29,62 @@ def announce(url: str, demo: Demo | None, console: Console | None = None) -> Non
         console.print(f"  admin credential: {demo.admin_credential}")
 
 
-def serve(host: str, port: int, env_overrides: dict[str, str] | None = None) -> None:
+class ServeError(Exception):
+    """A configuration `countertop serve` cannot run with; the message says what to change."""
+
+
+def check_workers(workers: int, settings: Settings, embedded: bool) -> None:
+    if workers < 1:
+        raise ServeError("--workers must be at least 1.")
+    if workers == 1:
+        return
+    if embedded or settings.emulator:
+        raise ServeError(
+            "Several workers need STRIPE_SECRET_KEY and a webhook endpoint registered with "
+            "STRIPE_WEBHOOK_SECRET: in emulator mode each process would register its own."
+        )
+    if settings.stripe_webhook_secret is None:
+        raise ServeError(
+            "Several workers need STRIPE_WEBHOOK_SECRET: every worker must verify the same "
+            "endpoint's signatures."
+        )
+    if not settings.database_url.startswith("postgresql"):
+        raise ServeError(
+            "Several workers need PostgreSQL (DATABASE_URL=postgresql+asyncpg://...): live "
+            "updates reach every worker through LISTEN/NOTIFY, which SQLite does not have."
+        )
+
+
+def serve(
+    host: str,
+    port: int,
+    env_overrides: dict[str, str] | None = None,
+    *,
+    workers: int = 1,
+    embedded: bool = False,
+) -> None:
     os.environ.update(env_overrides or {})
     settings = Settings()
+    check_workers(workers, settings, embedded)
     if not settings.public_url:
         settings.public_url = f"http://{host}:{port}"
     url = f"http://{host}:{port}"
+    if workers > 1:
+        os.environ.setdefault("COUNTERTOP_PUBLIC_URL", settings.public_url)
+        announce(url, None)
+        uvicorn.run(
+            "countertop.backend.asgi:create",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="warning",
+            log_config=None,
+            loop="uvloop",
+            http="httptools",
+            timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
+        )
+        return
     app = create_app(settings, on_ready=lambda demo: announce(url, demo))
     # log_config=None: uvicorn's records go through the app's redacting handler (logs.py).
     config = uvicorn.Config(

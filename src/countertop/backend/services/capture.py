@@ -20,7 +20,7 @@ from countertop.backend.services.context import Services
 from countertop.backend.services.orders import get_order_view
 from countertop.backend.services.records import CAPTURE, Applied, apply
 from countertop.backend.services.sync import attempt_row, sync_attempt
-from countertop.backend.store.payments import OrderRow, OutboxRow
+from countertop.backend.store.payments import AttemptRow, OrderRow, OutboxRow
 from countertop.backend.stripe_gateway import StripeFailure
 from countertop.domain.attempts import AttemptStatus, CaptureFailed, CheckCapture, PaymentError
 from countertop.domain.errors import IllegalTransition
@@ -30,9 +30,15 @@ log = logging.getLogger("countertop.capture")
 LEASE = timedelta(seconds=60)
 
 
-async def capture_attempt(svc: Services, attempt_id: str, cause: str) -> Applied | None:
-    """Capture one authorized attempt; on failure record it and schedule the next try."""
-    row = await attempt_row(svc, attempt_id)
+async def capture_attempt(
+    svc: Services, attempt_id: str, cause: str, row: AttemptRow | None = None
+) -> Applied | None:
+    """Capture one authorized attempt; on failure record it and schedule the next try.
+
+    `row` is the attempt as just read by the caller, if it has it.
+    """
+    if row is None:
+        row = await attempt_row(svc, attempt_id)
     if row is None or row.status != AttemptStatus.AUTHORIZED or row.payment_intent_id is None:
         return None
     key = f"{attempt_id}:capture:{row.capture_failures}"
@@ -95,11 +101,12 @@ async def run_due_captures(svc: Services, limit: int = 50) -> int:
         )
     tried = 0
     for job_id, attempt_id in jobs:
-        if not await _claim(svc, job_id, now):
+        claimed, row = await _claim(svc, job_id, attempt_id, now)
+        if not claimed:
             continue  # another worker (or instance) took it
         tried += 1
         try:
-            applied = await capture_attempt(svc, attempt_id, "outbox:capture")
+            applied = await capture_attempt(svc, attempt_id, "outbox:capture", row)
         except Exception:  # the lease runs out and the job is tried again
             log.exception("capture job for %s crashed", attempt_id)
             continue
@@ -108,14 +115,19 @@ async def run_due_captures(svc: Services, limit: int = 50) -> int:
     return tried
 
 
-async def _claim(svc: Services, job_id: int, now: Any) -> bool:
+async def _claim(
+    svc: Services, job_id: int, attempt_id: str, now: Any
+) -> tuple[bool, AttemptRow | None]:
+    """Lease the job (so no other worker tries it meanwhile) and read its attempt, in one go."""
     async with svc.db.session() as s, s.begin():
         result = await s.execute(
             update(OutboxRow)
             .where(OutboxRow.id == job_id, OutboxRow.due_at <= now)
             .values(due_at=now + LEASE)
         )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        if not result.rowcount:  # type: ignore[attr-defined]
+            return False, None
+        return True, await s.get(AttemptRow, attempt_id)
 
 
 async def _drop(svc: Services, job_id: int) -> None:

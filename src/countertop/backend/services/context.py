@@ -36,6 +36,16 @@ class Services:
     # Set when durable work was committed, so the worker looks at the outbox at once.
     work_ready: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    _live: Any = None
+
+    @property
+    def live(self) -> Any:
+        """The coalescing publisher of live updates (`services.live_updates.LiveUpdates`)."""
+        if self._live is None:
+            from countertop.backend.services.live_updates import LiveUpdates
+
+            self._live = LiveUpdates(self)
+        return self._live
 
     @property
     def hub(self) -> Any:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, cast
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.dialects import postgresql as postgresql_dialect
@@ -20,15 +21,24 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 from countertop.backend.services.context import Services
 from countertop.backend.services.in_person_refunds import EVENT_PREFIXES as IN_PERSON_REFUND_EVENTS
 from countertop.backend.services.in_person_refunds import note_event as note_in_person_refund
-from countertop.backend.services.readers import publish_reader_status
-from countertop.backend.services.records import apply
+from countertop.backend.services.records import (
+    MAX_TRIES,
+    StaleWrite,
+    announce,
+    apply,
+    apply_once,
+    to_domain,
+)
 from countertop.backend.services.sync import mark_applied, sync_attempt
 from countertop.backend.store.payments import AttemptRow, WebhookEventRow
 from countertop.domain.attempts import SETTLED as SETTLED_STATUSES
-from countertop.domain.attempts import AttemptStatus, Observation
+from countertop.domain.attempts import Attempt, AttemptStatus, Observation, transition
+from countertop.domain.errors import DomainError
 from countertop.domain.observations import from_charge, from_payment_intent
 
 log = logging.getLogger("countertop.webhooks")
+# Only the outcome of a transition matters when checking for old news, not when it happened.
+_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 Json = dict[str, Any]
 
 # NEW: stored now, to be applied; SETTLED: stored now with nothing to apply (about nothing of
@@ -40,11 +50,12 @@ OLD_NEWS_ONCE_AUTHORIZED = ("terminal.reader.", "payment_intent.", "charge.faile
 
 @dataclass(frozen=True)
 class Target:
-    """What applying an event needs to know of its attempt."""
+    """What applying an event needs to know of its attempt (as it was when the event arrived)."""
 
     attempt_id: str
     amount: int
     status: str
+    state: Attempt | None = None
 
 
 # Built once: Core statements on a plain connection, no ORM session on the hot path.
@@ -54,7 +65,7 @@ _INSERT_ONCE = {
     )
     for name, dialect in (("sqlite", sqlite_dialect), ("postgresql", postgresql_dialect))
 }
-_TARGET = select(AttemptRow.id, AttemptRow.amount, AttemptRow.status).where(
+_TARGET = select(*AttemptRow.__table__.columns).where(
     AttemptRow.payment_intent_id == bindparam("payment_intent")
 )
 _PROCESSED = select(WebhookEventRow.processed_at).where(WebhookEventRow.id == bindparam("id"))
@@ -63,36 +74,61 @@ _PROCESSED = select(WebhookEventRow.processed_at).where(WebhookEventRow.id == bi
 async def store_event(
     svc: Services, event: Json, payload: bytes, payment_intent: str | None
 ) -> tuple[str, Target | None]:
-    """Find the event's attempt and store the event once, in one transaction.
+    """Find the event's attempt, store the event once and apply what it says, in one transaction.
 
-    Returns NEW the first time (SETTLED when there is nothing to apply: the event is then stored
-    as applied already), PENDING if stored before but not applied, else DONE, with the attempt of
-    the event's PaymentIntent (None when it is not one of ours). The event's primary key, not a
-    check, makes it stored once.
+    Returns NEW the first time when applying needs Stripe (the caller then reads it), SETTLED when
+    the event was stored and applied at once (PaymentIntent and charge events carry their state)
+    or had nothing to apply, PENDING if stored before but not applied, else DONE, with the attempt
+    of the event's PaymentIntent (None when it is not one of ours). The event's primary key, not
+    a check, makes it stored once; the attempt's version makes a concurrent change retry.
     """
     event_type = str(event.get("type"))
     obj = (event.get("data") or {}).get("object") or {}
-    now = svc.clock()
-    async with svc.db.engine.begin() as conn:
-        target = None
-        if payment_intent:
-            found = (await conn.execute(_TARGET, {"payment_intent": payment_intent})).first()
-            target = Target(found.id, found.amount, found.status) if found else None
-        settled = target is None or is_old_news(event_type, obj, target)
-        values = {
-            "id": event["id"],
-            "type": event_type,
-            "object_id": obj.get("id") if isinstance(obj, dict) else None,
-            "created": int(event.get("created") or 0),
-            "payload": payload.decode("utf-8", "replace"),
-            "received_at": now,
-            "processed_at": now if settled else None,
-        }
-        inserted = await conn.execute(_INSERT_ONCE[conn.dialect.name], values)
-        if inserted.rowcount == 1:
-            return (SETTLED if settled else NEW), target
-        processed = (await conn.execute(_PROCESSED, {"id": event["id"]})).first()
-    return (DONE if processed is None or processed[0] is not None else PENDING), target
+    cause = f"webhook:{event['id']} {event_type}"
+    for _ in range(MAX_TRIES):
+        now = svc.clock()
+        try:
+            async with svc.db.session() as s, s.begin():
+                conn = await s.connection()
+                target = None
+                if payment_intent:
+                    found = (
+                        await conn.execute(_TARGET, {"payment_intent": payment_intent})
+                    ).first()
+                    if found is not None:
+                        state = to_domain(cast(AttemptRow, found))  # a row of its columns
+                        target = Target(found.id, found.amount, found.status, state)
+                settled = target is None or is_old_news(event_type, obj, target)
+                observed = (
+                    []
+                    if target is None or settled
+                    else observations(event_type, obj, target.amount)
+                )
+                values = {
+                    "id": event["id"],
+                    "type": event_type,
+                    "object_id": obj.get("id") if isinstance(obj, dict) else None,
+                    "created": int(event.get("created") or 0),
+                    "payload": payload.decode("utf-8", "replace"),
+                    "received_at": now,
+                    "processed_at": now if settled or observed else None,
+                }
+                inserted = await conn.execute(_INSERT_ONCE[conn.dialect.name], values)
+                if inserted.rowcount != 1:
+                    processed = (await conn.execute(_PROCESSED, {"id": event["id"]})).first()
+                    done = processed is None or processed[0] is not None
+                    return (DONE if done else PENDING), target
+                result = None
+                if observed and target is not None:
+                    result = await apply_once(
+                        s, target.attempt_id, observed, cause, None, now, loaded=found
+                    )
+        except StaleWrite:
+            continue
+        if result is not None:
+            announce(svc, *result, cause)
+        return (SETTLED if settled or observed else NEW), target
+    raise RuntimeError(f"event {event['id']}: its attempt kept changing under us")
 
 
 def observations(event_type: str, obj: Json, amount: int) -> list[Observation]:
@@ -105,17 +141,31 @@ def observations(event_type: str, obj: Json, amount: int) -> list[Observation]:
 
 
 def is_old_news(event_type: str, obj: Json, target: Target) -> bool:
-    """An event with nothing to apply to an attempt already authorized or settled.
+    """An event with nothing to apply to its attempt.
 
     Statuses only move on from authorized (to captured or refunded, which PaymentIntent, charge
     and refund events carry): a reader event, an unsettled PaymentIntent or a failed charge about
-    such an attempt is old news, and Stripe need not be asked.
+    such an attempt is old news, and Stripe need not be asked. So is a PaymentIntent or charge
+    event whose state the attempt already has (the duplicate reports of one sale: the charge
+    and the PaymentIntent both say captured). The state machine only ever moves an attempt
+    forward, so what is old news to the state read here is old news to any later state too.
     """
-    return (
-        target.status in ALREADY_AUTHORIZED
-        and event_type.startswith(OLD_NEWS_ONCE_AUTHORIZED)
-        and not observations(event_type, obj, target.amount)
-    )
+    observed = observations(event_type, obj, target.amount)
+    if not observed:
+        return target.status in ALREADY_AUTHORIZED and event_type.startswith(
+            OLD_NEWS_ONCE_AUTHORIZED
+        )
+    if target.state is None:
+        return False
+    state = target.state
+    try:
+        for event in observed:
+            state, effects = transition(state, event, _EPOCH)
+            if effects:
+                return False
+    except DomainError:
+        return False
+    return state == target.state
 
 
 def _payment_intent_of(event_type: str, obj: Json) -> str | None:
@@ -138,8 +188,8 @@ async def receive_event(svc: Services, event: Json, payload: bytes) -> bool:
     stored, target = await store_event(svc, event, payload, _payment_intent_of(event_type, obj))
     if stored == DONE:
         return False
-    if event_type.startswith("terminal.reader.") and obj.get("id") and not svc.nobody_listens():
-        svc.spawn(publish_reader_status(svc, obj["id"]))
+    if event_type.startswith("terminal.reader.") and obj.get("id"):
+        svc.live.reader_changed(obj["id"], obj)
     if stored == SETTLED:
         return True
     if target is None:  # not one of ours (or not yet known): kept, nothing to apply

@@ -132,6 +132,41 @@ async def _load_view(s: AsyncSession, order: OrderRow) -> dict[str, Any]:
     return order_json(order, list(items), list(attempts), list(history))
 
 
+async def load_views(s: AsyncSession, order_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """The Order JSON of several orders in four queries (orders, items, attempts, history)."""
+    if not order_ids:
+        return []
+    ids = list(order_ids)
+    orders = list((await s.execute(select(OrderRow).where(OrderRow.id.in_(ids)))).scalars())
+    items: dict[str, list[LineItemRow]] = {}
+    attempts: dict[str, list[AttemptRow]] = {}
+    history: dict[str, list[TransitionRow]] = {}
+    item_query = (
+        select(LineItemRow)
+        .where(LineItemRow.order_id.in_(ids))
+        .order_by(LineItemRow.order_id, LineItemRow.position)
+    )
+    for item in (await s.execute(item_query)).scalars():
+        items.setdefault(item.order_id, []).append(item)
+    attempt_query = (
+        select(AttemptRow)
+        .where(AttemptRow.order_id.in_(ids))
+        .order_by(AttemptRow.created_at, AttemptRow.id)
+    )
+    for attempt in (await s.execute(attempt_query)).scalars():
+        attempts.setdefault(attempt.order_id, []).append(attempt)
+    history_query = (
+        select(TransitionRow).where(TransitionRow.order_id.in_(ids)).order_by(TransitionRow.id)
+    )
+    for step in (await s.execute(history_query)).scalars():
+        history.setdefault(step.order_id, []).append(step)
+    by_id = {
+        o.id: order_json(o, items.get(o.id, []), attempts.get(o.id, []), history.get(o.id, []))
+        for o in orders
+    }
+    return [by_id[i] for i in ids if i in by_id]
+
+
 async def get_order_view(db: Database, order_id: str) -> dict[str, Any] | None:
     """The Order JSON with attempts and history, or None."""
     async with db.session() as s:
@@ -256,5 +291,5 @@ async def list_orders(
             OrderRow.created_at >= start, OrderRow.created_at < start + timedelta(1)
         )
     async with svc.db.session() as s:
-        orders = list((await s.execute(query)).scalars())
-        return [await _load_view(s, o) for o in orders]
+        order_ids = list((await s.execute(query.with_only_columns(OrderRow.id))).scalars())
+        return await load_views(s, order_ids)

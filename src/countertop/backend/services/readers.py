@@ -168,11 +168,3 @@ async def publish_reader_json(svc: Services, view: Json) -> None:
     from countertop.backend.live import publish_reader
 
     await publish_reader(svc.hub, view)
-
-
-async def publish_reader_status(svc: Services, reader_id: str) -> None:
-    """Tell the reader's location that its status changed (best effort)."""
-    if svc.nobody_listens():
-        return
-    reader = await svc.gateway.retrieve_reader(reader_id)
-    await publish_reader_json(svc, await reader_view(svc, reader))

@@ -126,6 +126,12 @@ def row_values(state: Attempt) -> dict[str, Any]:
     }
 
 
+def with_state(row: AttemptRow, state: Attempt) -> AttemptRow:
+    """A detached copy of an attempt's row showing a newer state (for answers, never written)."""
+    values = {c.key: getattr(row, c.key) for c in AttemptRow.__table__.columns}
+    return AttemptRow(**{**values, **row_values(state)})
+
+
 async def mark_event_applied(s: AsyncSession, event_id: str, now: datetime) -> bool:
     """Claim the application of a webhook event; False when it was applied already."""
     result = await s.execute(
@@ -154,7 +160,7 @@ async def apply(
         now = svc.clock()
         try:
             async with svc.db.session() as s, s.begin():
-                result = await _apply_once(s, attempt_id, events, cause, event_id, now)
+                result = await apply_once(s, attempt_id, events, cause, event_id, now)
         except StaleWrite:
             continue
         except _HoldTaken as taken:
@@ -163,21 +169,27 @@ async def apply(
         if result is None:
             return None
         applied, effects = result
-        if applied.changed:
-            state = applied.attempt
-            log.info(
-                "attempt %s is %s (%s)",
-                state.id,
-                state.status.value,
-                cause,
-                extra={"order_id": state.order_id, "payment_intent": state.payment_intent},
-            )
-            for status in applied.reached:
-                if status in OUTCOMES:
-                    metrics.record_payment_outcome(status.value)
-            await after_commit(svc, applied, effects)
+        announce(svc, applied, effects, cause)
         return applied
     raise RuntimeError(f"attempt {attempt_id} kept changing under us")
+
+
+def announce(svc: Services, applied: Applied, effects: Sequence[Effect], cause: str) -> None:
+    """After the commit of a change: log it, count it, wake the worker, tell live clients."""
+    if not applied.changed:
+        return
+    state = applied.attempt
+    log.info(
+        "attempt %s is %s (%s)",
+        state.id,
+        state.status.value,
+        cause,
+        extra={"order_id": state.order_id, "payment_intent": state.payment_intent},
+    )
+    for status in applied.reached:
+        if status in OUTCOMES:
+            metrics.record_payment_outcome(status.value)
+    after_commit(svc, applied, effects)
 
 
 # Attempt statuses counted as payment outcomes in the metrics.
@@ -198,15 +210,18 @@ class _HoldTaken(Exception):
         self.reader_id = reader_id
 
 
-async def _apply_once(
+async def apply_once(
     s: AsyncSession,
     attempt_id: str,
     events: Sequence[Event],
     cause: str,
     event_id: str | None,
     now: datetime,
+    loaded: Any = None,
 ) -> tuple[Applied, list[Effect]] | None:
-    row = await s.get(AttemptRow, attempt_id)
+    """One try at applying `events`; `loaded` is the attempt's row if the caller just read it in
+    this transaction (its version still guards the write)."""
+    row = loaded if loaded is not None else await s.get(AttemptRow, attempt_id)
     if row is None:
         return None
     original = state = to_domain(row)
@@ -353,16 +368,11 @@ async def refresh_order(
     order.updated_at = now
 
 
-async def after_commit(svc: Services, applied: Applied, effects: Sequence[Effect]) -> None:
+def after_commit(svc: Services, applied: Applied, effects: Sequence[Effect]) -> None:
     """Wake the worker for new durable work and tell live clients (best effort, after commit)."""
     if any(isinstance(e, ScheduleCapture) for e in effects):
         svc.work_ready.set()
-    if svc.nobody_listens():
-        return
-    from countertop.backend.services.orders import publish_order_view
-    from countertop.backend.services.readers import publish_reader_status
-
-    await publish_order_view(svc, applied.attempt.order_id)
+    svc.live.order_changed(applied.attempt.order_id)
     for effect in effects:
         if isinstance(effect, HoldReader | ReleaseReader):
-            svc.spawn(publish_reader_status(svc, effect.reader))
+            svc.live.reader_changed(effect.reader)
