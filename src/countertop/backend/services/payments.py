@@ -9,9 +9,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from sqlalchemy import select
+
 from countertop.backend.errors import ApiError
 from countertop.backend.services.attempts import (
-    active_attempt,
     attempt_of_order,
     attempt_view,
     new_attempt,
@@ -19,10 +20,10 @@ from countertop.backend.services.attempts import (
     stripe_unavailable,
 )
 from countertop.backend.services.context import Services
-from countertop.backend.services.orders import line_items
-from countertop.backend.services.records import ReaderBusy, apply, reader_holder
+from countertop.backend.services.orders import attempt_json, line_items
+from countertop.backend.services.records import ReaderBusy, apply, reader_holder, with_state
 from countertop.backend.services.sync import attempt_row, sync_attempt
-from countertop.backend.store.payments import AttemptRow, OrderRow
+from countertop.backend.store.payments import AttemptRow, LineItemRow, OrderRow, ReaderHoldRow
 from countertop.backend.stripe_gateway import StripeFailure
 from countertop.domain.attempts import (
     RETRYABLE,
@@ -72,6 +73,7 @@ async def usable_reader(svc: Services, reader_id: str, order: OrderRow, who: Any
         if failure.http_status == 404:
             raise not_found("reader", reader_id) from None
         raise stripe_unavailable(failure) from None
+    svc.live.remember_reader(reader)
     if reader.get("deleted") or not who.can_access(location_of(reader)):
         raise not_found("reader", reader_id)
     if location_of(reader) != order.location_id:
@@ -92,12 +94,25 @@ async def _check_not_held(svc: Services, reader_id: str, order_id: str) -> None:
         raise reader_busy(reader_id, hold.order_id)
 
 
+async def _payment_context(
+    svc: Services, reader_id: str, order_id: str
+) -> tuple[ReaderHoldRow | None, AttemptRow | None, list[LineItemRow]]:
+    """In one read: who holds the reader, the order's active attempt and its line items."""
+    async with svc.db.session() as s:
+        hold = await s.get(ReaderHoldRow, reader_id)
+        query = select(AttemptRow).where(AttemptRow.active_order_id == order_id)
+        row = (await s.execute(query)).scalar_one_or_none()
+        items = await line_items(s, order_id)
+    return hold, row, items
+
+
 async def start_payment(svc: Services, order: OrderRow, reader_id: str, who: Any) -> Json:
     """Create (or resume) the order's attempt and hand its PaymentIntent to the reader."""
     cause = f"api:start_payment on {reader_id}"
     await usable_reader(svc, reader_id, order, who)
-    await _check_not_held(svc, reader_id, order.id)
-    row = await active_attempt(svc, order.id)
+    hold, row, items = await _payment_context(svc, reader_id, order.id)
+    if hold is not None and hold.order_id != order.id:
+        raise reader_busy(reader_id, hold.order_id)
     if row is None:
         if not is_payable(OrderStatus(order.status)):
             raise ApiError(
@@ -118,9 +133,10 @@ async def start_payment(svc: Services, order: OrderRow, reader_id: str, who: Any
         raise ApiError(
             409, "order_not_payable", "Order not payable", f"Order {order.id} is authorized."
         )
+    attach = None
     if row.payment_intent_id is None:
-        await ensure_payment_intent(svc, row, order, cause)
-    return await _send(svc, row.id, reader_id, order, cause)
+        attach = await create_payment_intent(svc, row, order)
+    return await _send(svc, row, reader_id, order, cause, attach=attach, items=items)
 
 
 async def retry_payment(
@@ -140,12 +156,10 @@ async def retry_payment(
         raise ApiError(400, "validation_error", "Reader needed", "Name the reader to retry on.")
     await usable_reader(svc, target, order, who)
     await _check_not_held(svc, target, order.id)
-    return await _send(svc, row.id, target, order, f"api:retry_payment on {target}")
+    return await _send(svc, row, target, order, f"api:retry_payment on {target}")
 
 
-async def ensure_payment_intent(
-    svc: Services, row: AttemptRow, order: OrderRow, cause: str
-) -> None:
+async def create_payment_intent(svc: Services, row: AttemptRow, order: OrderRow) -> str:
     """Create the attempt's PaymentIntent, or get back the one an earlier try made (same key)."""
     capture_method, method_options = capture_options(row.currency, svc.settings.capture_method)
     try:
@@ -165,20 +179,22 @@ async def ensure_payment_intent(
         raise ApiError(
             409, "order_not_payable", "Stripe refused the payment", failure.message
         ) from None
-    await apply(svc, row.id, [AttachPaymentIntent(intent["id"])], cause)
+    return str(intent["id"])
 
 
-async def _cart(svc: Services, order: OrderRow) -> Json:
-    async with svc.db.session() as s:
-        items = await line_items(s, order.id)
-        lines = [
-            {
-                "description": i.description,
-                "quantity": i.quantity,
-                "amount": i.unit_amount * i.quantity,
-            }
-            for i in items
-        ]
+async def ensure_payment_intent(
+    svc: Services, row: AttemptRow, order: OrderRow, cause: str
+) -> None:
+    """Create the attempt's PaymentIntent and record it on the attempt."""
+    payment_intent = await create_payment_intent(svc, row, order)
+    await apply(svc, row.id, [AttachPaymentIntent(payment_intent)], cause)
+
+
+def _cart_of(order: OrderRow, items: list[LineItemRow]) -> Json:
+    lines = [
+        {"description": i.description, "quantity": i.quantity, "amount": i.unit_amount * i.quantity}
+        for i in items
+    ]
     return {
         "currency": order.currency,
         "line_items": lines,
@@ -188,34 +204,55 @@ async def _cart(svc: Services, order: OrderRow) -> Json:
 
 
 async def _send(
-    svc: Services, attempt_id: str, reader_id: str, order: OrderRow, cause: str
+    svc: Services,
+    row: AttemptRow,
+    reader_id: str,
+    order: OrderRow,
+    cause: str,
+    *,
+    attach: str | None = None,
+    items: list[LineItemRow] | None = None,
 ) -> Json:
+    """Hand the attempt to the reader (recording a PaymentIntent just made with it) and send it.
+
+    The attempt takes the reader in the same commit that records the hand-over, so a second
+    till gets `reader_busy`; then the cart is shown and the PaymentIntent processed.
+    """
+    attempt_id = row.id
+    events: list[Any] = [AttachPaymentIntent(attach)] if attach else []
     try:
-        applied = await apply(svc, attempt_id, [HandToReader(reader_id)], cause)
+        applied = await apply(svc, attempt_id, [*events, HandToReader(reader_id)], cause)
     except ReaderBusy as busy:
+        if attach:  # taken meanwhile: the attempt still keeps the PaymentIntent it now has
+            await apply(svc, attempt_id, events, cause)
         raise reader_busy(reader_id, busy.order_id) from None
     except IllegalTransition as illegal:
         raise ApiError(409, "payment_in_progress", "Payment in progress", str(illegal)) from None
     assert applied is not None
     state = applied.attempt
     assert state.payment_intent is not None
+    if items is None:
+        async with svc.db.session() as s:
+            items = await line_items(s, order.id)
     try:
         await svc.gateway.set_reader_display(
             reader_id,
-            cart=await _cart(svc, order),
+            cart=_cart_of(order, items),
             idempotency_key=f"{attempt_id}:display:{state.process_count}",
         )
     except StripeFailure as failure:  # showing the cart is a courtesy; the payment decides
         log.info("cart not shown on %s: %s", reader_id, failure)
     try:
-        await svc.gateway.process_payment_intent(
+        reader = await svc.gateway.process_payment_intent(
             reader_id,
             payment_intent=state.payment_intent,
             idempotency_key=f"{attempt_id}:process:{state.process_count}",
         )
+        svc.live.reader_changed(reader_id, reader)
     except StripeFailure as failure:
         await _send_failed(svc, attempt_id, reader_id, state.payment_intent, failure, cause)
-    return await attempt_view(svc, attempt_id)
+        return await attempt_view(svc, attempt_id)
+    return attempt_json(with_state(row, state))
 
 
 async def _landed(svc: Services, reader_id: str, payment_intent: str) -> bool:
