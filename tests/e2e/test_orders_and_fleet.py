@@ -52,6 +52,41 @@ def test_partial_refund_from_the_orders_screen(
     assert refunded["amount_refunded"] == 1250
 
 
+def test_an_interac_refund_asks_for_the_card_on_the_reader(
+    tills: Tills,
+    admin: httpx.Client,
+    demo_location: dict[str, Any],
+    demo_readers: list[dict[str, Any]],
+) -> None:
+    reader = demo_readers[0]["id"]
+    order = admin.post(
+        "/api/orders",
+        json={"location": demo_location["id"], "currency": "cad", "amount": 3000},
+    ).raise_for_status()
+    order_id = order.json()["id"]
+    admin.post(f"/api/orders/{order_id}/payments", json={"reader": reader}).raise_for_status()
+    admin.post(
+        f"/api/readers/{reader}/simulate", json={"type": "interac_present"}
+    ).raise_for_status()
+    assert wait_for_order(admin, order_id, {"paid"})["status"] == "paid"
+
+    page = tills.signed_in()
+    page.goto(f"/orders/{order_id}")
+    expect(page.locator("#refund-note")).to_contain_text("Interac")
+    expect(page.get_by_label("Reader for the customer's card")).to_have_value(reader)
+    page.get_by_label("Amount to refund").fill("10.00")
+    expect(page.locator("#refund-submit")).to_have_text("Refund CA$10.00 on the reader")
+    page.locator("#refund-submit").click()
+    expect(page.locator("#refund-waiting")).to_contain_text("same Interac card")
+    admin.post(
+        f"/api/readers/{reader}/simulate", json={"type": "interac_present"}
+    ).raise_for_status()
+    expect(page.locator("#order-status")).to_have_text("Partly refunded")
+    expect(page.locator("#refund-waiting")).to_be_hidden()
+    refunded = wait_for_order(admin, order_id, {"partially_refunded"})
+    assert refunded["amount_refunded"] == 1000
+
+
 def test_admin_registers_a_reader_that_appears_on_an_open_till(
     tills: Tills, admin: httpx.Client, demo_location: dict[str, Any], screenshot: Screenshot
 ) -> None:

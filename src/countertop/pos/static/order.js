@@ -7,6 +7,10 @@ import { $, banner, el, follow, showError, startPage } from "./shell.js";
 await startPage();
 const orderId = document.body.dataset.orderId;
 let order = null;
+// Interac payments are refunded only with the customer's card on a reader (docs/api.md).
+let inPerson = false;
+let readersLoaded = false;
+let waitingRefund = null;
 
 function fact(label, value) {
   return [el("dt", {}, label), el("dd", {}, value)];
@@ -45,9 +49,14 @@ function render() {
   const remaining = refundable();
   const form = $("refund-form");
   form.hidden = remaining <= 0;
+  inPerson = inPerson || order.card?.brand === "interac";
+  $("refund-reader-field").hidden = !inPerson;
+  if (inPerson && remaining > 0 && !readersLoaded) loadReaders();
   $("refund-note").textContent =
     remaining > 0
-      ? `Up to ${money(remaining, cur)} can be refunded to the card. Leave the full amount for a full refund, or type a smaller one.`
+      ? inPerson
+        ? `Paid with Interac: the refund needs the customer's card on a reader. Up to ${money(remaining, cur)} can be refunded. Pick the reader, refund, then ask the customer to tap or insert the same card.`
+        : `Up to ${money(remaining, cur)} can be refunded to the card. Leave the full amount for a full refund, or type a smaller one.`
       : order.amount_refunded > 0
         ? "This order has been fully refunded."
         : "Nothing has been captured on this order, so there is nothing to refund.";
@@ -89,8 +98,57 @@ function updateRefundButton() {
   const amount = parseAmount($("refund-amount").value, order.currency);
   const button = $("refund-submit");
   const full = amount !== null && amount === refundable();
-  button.textContent = amount ? `${full ? "Refund in full" : "Refund"} ${money(amount, order.currency)}` : "Refund";
-  button.disabled = !amount || amount > refundable();
+  const label = amount ? `${full ? "Refund in full" : "Refund"} ${money(amount, order.currency)}` : "Refund";
+  button.textContent = inPerson && amount ? `${label} on the reader` : label;
+  button.disabled = !amount || amount > refundable() || waitingRefund !== null || (inPerson && !$("refund-reader").value);
+}
+
+async function loadReaders() {
+  readersLoaded = true;
+  try {
+    const { data } = await api.get(`/api/readers?location=${encodeURIComponent(order.location)}`);
+    const select = $("refund-reader");
+    const chosen = select.value;
+    select.replaceChildren(
+      ...data.map((r) => el("option", { value: r.id, disabled: r.status !== "online" }, `${r.label || r.id}${r.status !== "online" ? " (offline)" : ""}`)),
+    );
+    const online = data.find((r) => r.status === "online");
+    if (chosen) select.value = chosen;
+    else if (online) select.value = online.id;
+  } catch (error) {
+    readersLoaded = false;
+    showError("refund-error", `The readers could not be listed: ${error.message}`);
+  }
+  updateRefundButton();
+}
+
+const REFUND_PROBLEMS = {
+  refund_exceeds_captured: "That is more than remains to refund.",
+  refund_in_progress: "A refund of this payment is already waiting for the card on a reader.",
+  reader_busy: "That reader is busy. Pick another or wait until it is free.",
+  reader_offline: "That reader is offline. Check its power and network, or pick another.",
+};
+
+async function refundOnReader(amount) {
+  const reader = $("refund-reader").value;
+  const refund = await api.post(`/api/orders/${order.id}/in_person_refunds`, { reader, amount, reason: $("refund-reason").value });
+  waitingRefund = refund.id;
+  const waiting = $("refund-waiting");
+  waiting.textContent = `Refund of ${money(amount, order.currency)} is on the reader: ask the customer to tap or insert the same Interac card.`;
+  waiting.hidden = false;
+  let current = refund;
+  while (current.status === "pending") {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    try {
+      current = await api.get(`/api/orders/${order.id}/in_person_refunds/${refund.id}`);
+    } catch {
+      // a passing network failure: ask again
+    }
+  }
+  waitingRefund = null;
+  waiting.hidden = true;
+  if (current.status === "succeeded") banner(`Refunded ${money(amount, order.currency)} to the Interac card.`, "good");
+  else showError("refund-error", `The refund did not go through: ${current.failure?.message || current.status}.`);
 }
 
 async function load() {
@@ -99,6 +157,7 @@ async function load() {
 }
 
 $("refund-amount").addEventListener("input", updateRefundButton);
+$("refund-reader").addEventListener("change", updateRefundButton);
 $("refund-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const amount = parseAmount($("refund-amount").value, order.currency);
@@ -107,12 +166,24 @@ $("refund-form").addEventListener("submit", async (event) => {
   const button = $("refund-submit");
   button.disabled = true;
   try {
-    await api.post(`/api/orders/${order.id}/refunds`, { amount, reason: $("refund-reason").value }, { idempotencyKey: api.newKey() });
-    banner(`Refunded ${money(amount, order.currency)} to the card.`, "good");
+    if (inPerson) {
+      await refundOnReader(amount);
+    } else {
+      await api.post(`/api/orders/${order.id}/refunds`, { amount, reason: $("refund-reason").value }, { idempotencyKey: api.newKey() });
+      banner(`Refunded ${money(amount, order.currency)} to the card.`, "good");
+    }
     $("refund-amount").blur();
     await load();
   } catch (error) {
-    showError("refund-error", error.code === "refund_exceeds_captured" ? "That is more than remains to refund." : error.message);
+    waitingRefund = null;
+    $("refund-waiting").hidden = true;
+    if (error.code === "refund_requires_card_present") {
+      inPerson = true;
+      render();
+      showError("refund-error", "This payment was made with Interac: pick a reader and refund it with the customer's card.");
+      return;
+    }
+    showError("refund-error", REFUND_PROBLEMS[error.code] || error.message);
     updateRefundButton();
   }
 });
