@@ -216,3 +216,40 @@ async def test_a_declined_in_person_refund_fails_and_frees_the_reader(backend: B
         order = await get_order(http, paid["id"])
         assert (order["status"], order["amount_refunded"]) == ("paid", 0)
         await _reader_free(http, reader)
+
+
+async def test_an_offline_or_busy_reader_refuses_the_refund_and_nothing_waits(
+    backend: Backend, stripe_api: Stripe
+) -> None:
+    reader = backend.demo.reader_ids[0]
+    async with backend.client() as http:
+        paid = await _paid_with_interac(http, backend, 1200)
+        url = f"/api/orders/{paid['id']}/in_person_refunds"
+        await stripe_api.control("POST", f"readers/{reader}/offline")
+        problem(await http.post(url, json={"reader": reader}), 409, "reader_offline")
+        await stripe_api.control("POST", f"readers/{reader}/online")
+        await stripe_api.control("POST", f"readers/{reader}/busy", {"busy": True})
+        problem(await http.post(url, json={"reader": reader}), 409, "reader_busy")
+        await stripe_api.control("POST", f"readers/{reader}/busy", {"busy": False})
+        (refused,) = (await http.get(url)).json()["data"]
+        assert (refused["status"], refused["failure"]["code"]) == ("failed", "terminal_reader_busy")
+        await _reader_free(http, reader)
+        retried = await _refund_on_reader(http, paid["id"], reader)
+        assert (retried["status"], retried["amount"]) == ("pending", 1200)
+
+
+async def test_a_refund_the_reader_got_despite_a_timeout_answer_still_completes(
+    backend: Backend, stripe_api: Stripe
+) -> None:
+    reader = backend.demo.reader_ids[0]
+    async with backend.client() as http:
+        paid = await _paid_with_interac(http, backend, 1800)
+        await stripe_api.control(
+            "POST", f"readers/{reader}/timeout", {"count": 1, "delivered": True}
+        )
+        refund = await _refund_on_reader(http, paid["id"], reader, amount=800)
+        assert refund["status"] == "pending"
+        await present(http, reader, type="interac_present")
+        assert (await _refund_settles(http, paid["id"], refund["id"]))["status"] == "succeeded"
+        order = await wait_order(http, paid["id"], "partially_refunded")
+        assert order["amount_refunded"] == 800
