@@ -17,6 +17,7 @@ from countertop.backend.services.sweeps import sweep
 
 log = logging.getLogger("countertop.worker")
 MAX_NAP = 1.0
+CAPTURE_BATCH = 50
 
 
 class Worker:
@@ -39,7 +40,9 @@ class Worker:
     async def run_once(self) -> None:
         """Everything that is due now: capture jobs, then a sweep when its interval has passed."""
         self.svc.work_ready.clear()
-        while await run_due_captures(self.svc):
+        # A full batch may have left more due jobs behind; a partial one took every due job (a job
+        # committed meanwhile sets `work_ready`, which brings the worker straight back).
+        while await run_due_captures(self.svc, CAPTURE_BATCH) >= CAPTURE_BATCH:
             pass
         if time.monotonic() - self._last_sweep >= self.interval:
             self._last_sweep = time.monotonic()

@@ -68,6 +68,11 @@ _INSERT_ONCE = {
 _TARGET = select(*AttemptRow.__table__.columns).where(
     AttemptRow.payment_intent_id == bindparam("payment_intent")
 )
+# Events that may change their attempt lock its row while they are applied (PostgreSQL), so that
+# the reports Stripe sends together for one payment (the charge's and the PaymentIntent's) wait
+# for each other instead of both reading one version and one of them starting over.
+_TARGET_FOR_UPDATE = _TARGET.with_for_update()
+CARRIES_STATE = ("payment_intent.", "charge.")
 _PROCESSED = select(WebhookEventRow.processed_at).where(WebhookEventRow.id == bindparam("id"))
 
 
@@ -83,8 +88,23 @@ async def store_event(
     a check, makes it stored once; the attempt's version makes a concurrent change retry.
     """
     event_type = str(event.get("type"))
-    obj = (event.get("data") or {}).get("object") or {}
     cause = f"webhook:{event['id']} {event_type}"
+    carries_state = event_type.startswith(CARRIES_STATE)
+    target_query = _TARGET_FOR_UPDATE if carries_state else _TARGET
+    async with svc.one_at_a_time(payment_intent if carries_state else None):
+        return await _store_event(svc, event, payload, payment_intent, target_query, cause)
+
+
+async def _store_event(
+    svc: Services,
+    event: Json,
+    payload: bytes,
+    payment_intent: str | None,
+    target_query: Any,
+    cause: str,
+) -> tuple[str, Target | None]:
+    event_type = str(event.get("type"))
+    obj = (event.get("data") or {}).get("object") or {}
     for _ in range(MAX_TRIES):
         now = svc.clock()
         try:
@@ -93,7 +113,7 @@ async def store_event(
                 target = None
                 if payment_intent:
                     found = (
-                        await conn.execute(_TARGET, {"payment_intent": payment_intent})
+                        await conn.execute(target_query, {"payment_intent": payment_intent})
                     ).first()
                     if found is not None:
                         state = to_domain(cast(AttemptRow, found))  # a row of its columns

@@ -208,48 +208,48 @@ async def create_order(
     currency = normalize_currency(new.currency)
     now = svc.clock()
     order_id = new_id("ord")
+    order = OrderRow(
+        id=order_id,
+        location_id=new.location_id,
+        currency=currency,
+        status=OrderStatus.OPEN.value,
+        subtotal=new.cart.subtotal,
+        tax=new.cart.tax,
+        tip=0,
+        total=new.cart.total,
+        amount_captured=0,
+        amount_refunded=0,
+        idempotency_key=idempotency_key,
+        created_by=created_by,
+        created_at=now,
+        updated_at=now,
+    )
+    items = [
+        LineItemRow(
+            order_id=order_id,
+            position=position,
+            description=item.description,
+            quantity=item.quantity,
+            unit_amount=item.unit_amount,
+        )
+        for position, item in enumerate(new.cart.line_items)
+    ]
+    created = TransitionRow(
+        order_id=order_id,
+        entity="order",
+        from_status=None,
+        to_status=OrderStatus.OPEN.value,
+        event="created",
+        cause=f"api:create_order by {created_by}",
+        at=now,
+    )
+    view: dict[str, Any] | None
     try:
         async with svc.db.session() as s, s.begin():
-            s.add(
-                OrderRow(
-                    id=order_id,
-                    location_id=new.location_id,
-                    currency=currency,
-                    status=OrderStatus.OPEN.value,
-                    subtotal=new.cart.subtotal,
-                    tax=new.cart.tax,
-                    tip=0,
-                    total=new.cart.total,
-                    amount_captured=0,
-                    amount_refunded=0,
-                    idempotency_key=idempotency_key,
-                    created_by=created_by,
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
+            s.add(order)
             await s.flush()
-            for position, item in enumerate(new.cart.line_items):
-                s.add(
-                    LineItemRow(
-                        order_id=order_id,
-                        position=position,
-                        description=item.description,
-                        quantity=item.quantity,
-                        unit_amount=item.unit_amount,
-                    )
-                )
-            s.add(
-                TransitionRow(
-                    order_id=order_id,
-                    entity="order",
-                    from_status=None,
-                    to_status=OrderStatus.OPEN.value,
-                    event="created",
-                    cause=f"api:create_order by {created_by}",
-                    at=now,
-                )
-            )
+            s.add_all([*items, created])
+        view = order_json(order, items, [], [created])  # what was just written, not read back
     except IntegrityError:
         if idempotency_key is None:
             raise
@@ -258,7 +258,7 @@ async def create_order(
                 await s.execute(select(OrderRow).where(OrderRow.idempotency_key == idempotency_key))
             ).scalar_one()
             order_id = found.id
-    view = await get_order_view(svc.db, order_id)
+        view = await get_order_view(svc.db, order_id)
     assert view is not None
     if view["location"] != new.location_id:
         raise DomainError("this Idempotency-Key was used for another order")
