@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -191,3 +194,46 @@ def test_connect_endpoints_receive_connected_accounts_events(
     client.v1.webhook_endpoints.delete(platform.id)
     (item,) = receiver.received
     assert json.loads(item.body)["account"] == "acct_shop"
+
+
+def test_deliveries_beyond_the_cap_wait_their_turn_and_all_arrive() -> None:
+    """A burst of events to a slow endpoint: never more than `max_in_flight` requests on the wire
+    at once, yet every event arrives (the rest waited in line, not against their timeout)."""
+    seen = {"now": 0, "most": 0, "count": 0}
+    lock = threading.Lock()
+
+    class Slow(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            with lock:
+                seen["now"] += 1
+                seen["most"] = max(seen["most"], seen["now"])
+            time.sleep(0.05)
+            with lock:
+                seen["now"] -= 1
+                seen["count"] += 1
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    http = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    threading.Thread(target=http.serve_forever, args=(0.02,), daemon=True).start()
+    server = EmulatorServer().start()
+    try:
+        server.emulator.webhooks.settings.max_in_flight = 4
+        server.emulator.configure_webhooks(
+            max_attempts=1, urls=[f"http://127.0.0.1:{http.server_address[1]}/hook"]
+        )
+        client = make_client(server)
+        for _ in range(40):
+            client.v1.payment_intents.create({"amount": 500, "currency": "usd"})
+        assert server.emulator.flush_webhooks(30)
+    finally:
+        server.stop()
+        http.shutdown()
+        http.server_close()
+    assert seen["count"] == 40
+    assert 2 <= seen["most"] <= 4

@@ -59,6 +59,8 @@ class WebhookSettings:
     retry_base_ms: int = 50
     max_attempts: int = 6
     timeout_s: float = 5.0
+    # Deliveries on the wire at once; the others wait their turn before their clock starts.
+    max_in_flight: int = 32
     urls: list[str] = field(default_factory=list)
     secret: str = ""
 
@@ -77,6 +79,7 @@ class WebhookDispatcher:
         self.held: list[Delivery] = []
         self.log: deque[dict[str, Any]] = deque(maxlen=2000)
         self._client: httpx.AsyncClient | None = None
+        self._gate: asyncio.Semaphore | None = None
         self._tasks: set[asyncio.Future[None]] = set()
 
     # -- targets -------------------------------------------------------------------------------
@@ -185,20 +188,28 @@ class WebhookDispatcher:
         )
 
     async def _post(self, delivery: Delivery) -> int | None:
-        if self._client is None:
-            self._client = httpx.AsyncClient(timeout=self.settings.timeout_s)
-        headers = {
-            "Content-Type": "application/json; charset=utf-8",
-            "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
-            "Stripe-Signature": signature(delivery.payload, delivery.secret),
-        }
-        try:
-            response = await self._client.post(
-                delivery.url, content=delivery.payload, headers=headers
-            )
-        except httpx.HTTPError:
-            return None
-        return response.status_code
+        """One delivery attempt. At most `max_in_flight` are sent at once and the rest queue here,
+        not in the HTTP client's pool: its queue is scanned in full on every request that starts
+        or ends, so thousands of waiting deliveries would take the event loop over, and time spent
+        waiting there would count against the delivery's timeout."""
+        if self._client is None or self._gate is None:
+            cap = max(1, self.settings.max_in_flight)
+            limits = httpx.Limits(max_connections=cap, max_keepalive_connections=cap)
+            self._client = httpx.AsyncClient(timeout=self.settings.timeout_s, limits=limits)
+            self._gate = asyncio.Semaphore(cap)
+        async with self._gate:
+            headers = {
+                "Content-Type": "application/json; charset=utf-8",
+                "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
+                "Stripe-Signature": signature(delivery.payload, delivery.secret),
+            }
+            try:
+                response = await self._client.post(
+                    delivery.url, content=delivery.payload, headers=headers
+                )
+            except httpx.HTTPError:
+                return None
+            return response.status_code
 
     async def _deliver(self, delivery: Delivery) -> None:
         try:
@@ -234,3 +245,4 @@ class WebhookDispatcher:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+            self._gate = None
