@@ -56,9 +56,10 @@ class Target:
     amount: int
     status: str
     state: Attempt | None = None
+    row: AttemptRow | None = None
 
 
-# Built once: Core statements on a plain connection, no ORM session on the hot path.
+# Built once: Core statements (the ORM is used only when the event changes its attempt).
 _INSERT_ONCE = {
     name: dialect.insert(WebhookEventRow).on_conflict_do_nothing(
         index_elements=[WebhookEventRow.id]
@@ -117,7 +118,8 @@ async def _store_event(
                     ).first()
                     if found is not None:
                         state = to_domain(cast(AttemptRow, found))  # a row of its columns
-                        target = Target(found.id, found.amount, found.status, state)
+                        row = cast(AttemptRow, found)
+                        target = Target(found.id, found.amount, found.status, state, row)
                 settled = target is None or is_old_news(event_type, obj, target)
                 observed = (
                     []
@@ -231,4 +233,4 @@ async def apply_event(svc: Services, event: Json, target: Target) -> None:
     elif is_old_news(event_type, obj, target):
         await mark_applied(svc, event_id)
     else:  # a reader event, a failure or a refund: read the current state from Stripe
-        await sync_attempt(svc, target.attempt_id, cause, event_id=event_id)
+        await sync_attempt(svc, target.attempt_id, cause, event_id=event_id, row=target.row)

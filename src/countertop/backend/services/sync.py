@@ -66,9 +66,14 @@ async def sync_attempt(
     *,
     event_id: str | None = None,
     check_reader: bool = True,
+    row: AttemptRow | None = None,
 ) -> Applied | None:
-    """Read the attempt's PaymentIntent (and, while it is on a reader, the reader) and apply."""
-    row = await attempt_row(svc, attempt_id)
+    """Read the attempt's PaymentIntent (and, while it is on a reader, the reader) and apply.
+
+    `row` is the attempt as the caller just read it, if it has it (applying checks its version).
+    """
+    if row is None:
+        row = await attempt_row(svc, attempt_id)
     if row is None or row.payment_intent_id is None:
         await mark_applied(svc, event_id)
         return None
