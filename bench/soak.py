@@ -36,10 +36,12 @@ import platform
 import random
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+import tracemalloc
 import uuid
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -185,15 +187,15 @@ def rss_kb(pid: int) -> int:
 
 
 @contextlib.contextmanager
-def two_instances(log_level: str) -> Iterator[Stack]:
+def two_instances(log_level: str, traced: Path | None = None) -> Iterator[Stack]:
     """The emulator and two backend instances on one fresh PostgreSQL database (dropped after)."""
     with tempfile.TemporaryDirectory(prefix="ct-soak-") as tmp:
         workdir = Path(tmp)
         with database("postgres", workdir) as url:
-            yield from _processes(url, workdir, log_level)
+            yield from _processes(url, workdir, log_level, traced)
 
 
-def _processes(url: str, workdir: Path, log_level: str) -> Iterator[Stack]:
+def _processes(url: str, workdir: Path, log_level: str, traced: Path | None) -> Iterator[Stack]:
     emulator_port, port_a, port_b = free_port(), free_port(), free_port()
     emulator_url = f"http://127.0.0.1:{emulator_port}"
     urls = (f"http://127.0.0.1:{port_a}", f"http://127.0.0.1:{port_b}")
@@ -212,6 +214,11 @@ def _processes(url: str, workdir: Path, log_level: str) -> Iterator[Stack]:
         "COUNTERTOP_LOG_LEVEL": log_level,
     }
     env.pop("COUNTERTOP_EMULATOR", None)
+    serve = [COUNTERTOP, "serve"]
+    if traced is not None:  # the backends under tracemalloc (bench/traced_serve.py)
+        traced.mkdir(parents=True, exist_ok=True)
+        env["SOAK_TRACEMALLOC_DIR"] = str(traced.resolve())
+        serve = [sys.executable, str(Path(__file__).with_name("traced_serve.py")), "serve"]
     # The one webhook endpoint of the deployment: instance A (see the module's docstring).
     emulator_cmd = [
         COUNTERTOP, "emulator", "--port", str(emulator_port),
@@ -230,7 +237,7 @@ def _processes(url: str, workdir: Path, log_level: str) -> Iterator[Stack]:
             for name, port, backend_url in zip(INSTANCES, (port_a, port_b), urls, strict=True):
                 out = files.enter_context((logs / f"{name.replace(' ', '-')}.log").open("wb"))
                 backend = subprocess.Popen(
-                    [COUNTERTOP, "serve", "--port", str(port)], cwd=workdir,
+                    [*serve, "--port", str(port)], cwd=workdir,
                     env={**env, "COUNTERTOP_PUBLIC_URL": backend_url},
                     stdout=out, stderr=subprocess.STDOUT,
                 )  # fmt: skip
@@ -241,6 +248,37 @@ def _processes(url: str, workdir: Path, log_level: str) -> Iterator[Stack]:
         finally:
             for process in reversed(processes):
                 stop(process)
+
+
+def snapshot_backends(stack: Stack) -> None:
+    """Ask each traced backend for a tracemalloc snapshot (bench/traced_serve.py)."""
+    for name in INSTANCES:
+        os.kill(stack.pids[name], signal.SIGUSR1)
+
+
+def allocation_growth(folder: Path, pids: dict[str, int], top: int = 12) -> list[str]:
+    """For each backend, the source lines whose live allocations grew most from its first
+    snapshot to its last (waiting a little for the last one to be written)."""
+    lines = []
+    for name in INSTANCES:
+        deadline = time.monotonic() + 30
+        while len(snaps := sorted(folder.glob(f"{pids[name]}-*.snap"))) < 2:
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        if len(snaps) < 2:
+            lines.append(f"{name}: fewer than two tracemalloc snapshots in {folder}")
+            continue
+        snaps.sort(key=lambda p: int(p.stem.split("-")[1]))
+        first, last = (tracemalloc.Snapshot.load(str(p)) for p in (snaps[0], snaps[-1]))
+        lines += ["", f"{name}: live allocations that grew most after the warm-up (tracemalloc)"]
+        for stat in last.compare_to(first, "lineno")[:top]:
+            frame = stat.traceback[0]
+            lines.append(
+                f"  {stat.size_diff / 1024:+9.1f} kB {stat.count_diff:+7d} blocks  "
+                f"{frame.filename}:{frame.lineno}"
+            )
+    return lines
 
 
 def log_problems(logs: Path) -> Counter[str]:
@@ -489,6 +527,8 @@ async def soak(stack: Stack, args: argparse.Namespace) -> tuple[Stats, list[Samp
         window = Window(began + args.warmup, began + args.warmup + args.minutes * 60)
         samples = [sample(stack, began, stats)]
         watch = asyncio.create_task(sampler(stack, began, stats, samples))
+        if args.tracemalloc is not None:
+            asyncio.get_running_loop().call_at(window.start, snapshot_backends, stack)
         try:
             await asyncio.gather(*(t.run(stats, window, args.sale_timeout) for t in tills))
         finally:
@@ -496,6 +536,9 @@ async def soak(stack: Stack, args: argparse.Namespace) -> tuple[Stats, list[Samp
                 task.cancel()
             await asyncio.gather(watch, *streams, return_exceptions=True)
         samples.append(sample(stack, began, stats))
+        if args.tracemalloc is not None:
+            snapshot_backends(stack)
+            await asyncio.sleep(0)
     return stats, samples, args.warmup
 
 
@@ -584,16 +627,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sale-timeout", type=float, default=120.0, help="create to paid, seconds")
     parser.add_argument("--log-level", default="INFO", help="the backends' COUNTERTOP_LOG_LEVEL")
     parser.add_argument("--logs", type=Path, help="keep the three processes' logs here")
+    parser.add_argument(
+        "--tracemalloc",
+        type=Path,
+        help="run the backends under tracemalloc, snapshot them here at the end of the warm-up "
+        "and at the end, and print what grew most in between (slows them down, and their RSS "
+        "then counts tracemalloc's own records: leave the RSS verdict aside)",
+    )
     parser.add_argument("--json", type=Path, help="also write the samples and latencies here")
     args = parser.parse_args(argv)
     print(f"# load average before: {os.getloadavg()}", file=sys.stderr, flush=True)
-    with two_instances(args.log_level) as stack:
+    with two_instances(args.log_level, args.tracemalloc) as stack:
         stats, samples, window = asyncio.run(soak(stack, args))
         problems = log_problems(stack.logs)
         if args.logs is not None:  # the logs outlive the run's scratch directory
             shutil.copytree(stack.logs, args.logs, dirs_exist_ok=True)
+        # Before the backends stop: this waits for their last snapshots to be written.
+        grown = allocation_growth(args.tracemalloc, stack.pids) if args.tracemalloc else []
     result = Result(args, stats, samples, window, problems, machine())
     print(report(result), flush=True)
+    if grown:
+        print("\n".join(grown), flush=True)
     if args.json is not None:
         args.json.write_text(json.dumps({
             "errors": dict(stats.errors),
