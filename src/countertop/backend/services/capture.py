@@ -7,6 +7,7 @@ backoff; each try uses a fresh idempotency key because Stripe replays a saved fa
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import timedelta
 from typing import Any
@@ -28,6 +29,9 @@ from countertop.domain.observations import from_payment_intent
 
 log = logging.getLogger("countertop.capture")
 LEASE = timedelta(seconds=60)
+# Capture jobs tried at once: each mostly waits for Stripe, so a burst of sales is captured
+# together instead of one after the other.
+CONCURRENT_CAPTURES = 8
 
 
 async def capture_attempt(
@@ -99,20 +103,29 @@ async def run_due_captures(svc: Services, limit: int = 50) -> int:
                 )
             ).all()
         )
-    tried = 0
-    for job_id, attempt_id in jobs:
-        claimed, row = await _claim(svc, job_id, attempt_id, now)
-        if not claimed:
-            continue  # another worker (or instance) took it
-        tried += 1
-        try:
-            applied = await capture_attempt(svc, attempt_id, "outbox:capture", row)
-        except Exception:  # the lease runs out and the job is tried again
-            log.exception("capture job for %s crashed", attempt_id)
-            continue
-        if applied is None:
-            await _drop(svc, job_id)  # nothing left to capture
-    return tried
+    gate = asyncio.Semaphore(CONCURRENT_CAPTURES)
+
+    async def run(job_id: int, attempt_id: str) -> bool:
+        async with gate:
+            return await _run_job(svc, job_id, attempt_id, now)
+
+    tried = await asyncio.gather(*(run(job_id, attempt_id) for job_id, attempt_id in jobs))
+    return sum(tried)
+
+
+async def _run_job(svc: Services, job_id: int, attempt_id: str, now: Any) -> bool:
+    """Claim one capture job and try it; False when another worker (or instance) took it."""
+    claimed, row = await _claim(svc, job_id, attempt_id, now)
+    if not claimed:
+        return False
+    try:
+        applied = await capture_attempt(svc, attempt_id, "outbox:capture", row)
+    except Exception:  # the lease runs out and the job is tried again
+        log.exception("capture job for %s crashed", attempt_id)
+        return True
+    if applied is None:
+        await _drop(svc, job_id)  # nothing left to capture
+    return True
 
 
 async def _claim(
