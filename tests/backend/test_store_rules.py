@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from countertop.backend.store.db import Database
@@ -111,3 +112,24 @@ async def test_one_row_per_webhook_event(db: Database) -> None:
     await add(db, event())
     with pytest.raises(IntegrityError):
         await add(db, event())
+
+
+async def test_a_snapshot_does_not_see_a_change_committed_while_it_reads(db: Database) -> None:
+    """An order view is several queries; a payment committed between two of them must not show
+    half of itself (the order paid, its attempt not yet captured)."""
+    await add(db, attempt("att_1", active_order_id="ord_1", status="authorized"))
+    async with db.snapshot() as view:
+        order = await view.get(OrderRow, "ord_1")
+        assert order is not None and order.status == "open"
+        async with db.session() as writer, writer.begin():
+            await writer.execute(
+                update(AttemptRow).where(AttemptRow.id == "att_1").values(status="captured")
+            )
+            await writer.execute(
+                update(OrderRow).where(OrderRow.id == "ord_1").values(status="paid")
+            )
+        seen = (await view.execute(select(AttemptRow.status).where(AttemptRow.id == "att_1"))).one()
+        assert seen.status == "authorized"
+    async with db.snapshot() as later:
+        order = await later.get(OrderRow, "ord_1")
+        assert order is not None and order.status == "paid"

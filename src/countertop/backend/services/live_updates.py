@@ -89,7 +89,7 @@ class LiveUpdates:
         from countertop.backend.services.orders import load_views
         from countertop.backend.services.readers import reader_json
 
-        async with self.svc.db.session() as s:
+        async with self.svc.db.snapshot() as s:
             views = await load_views(s, sorted(orders)) if orders else []
             holds: dict[str, str] = {}
             if readers:

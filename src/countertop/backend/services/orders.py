@@ -169,7 +169,7 @@ async def load_views(s: AsyncSession, order_ids: Sequence[str]) -> list[dict[str
 
 async def get_order_view(db: Database, order_id: str) -> dict[str, Any] | None:
     """The Order JSON with attempts and history, or None."""
-    async with db.session() as s:
+    async with db.snapshot() as s:
         order = await s.get(OrderRow, order_id)
         if order is None:
             return None
@@ -290,6 +290,6 @@ async def list_orders(
         query = query.where(
             OrderRow.created_at >= start, OrderRow.created_at < start + timedelta(1)
         )
-    async with svc.db.session() as s:
+    async with svc.db.snapshot() as s:
         order_ids = list((await s.execute(query.with_only_columns(OrderRow.id))).scalars())
         return await load_views(s, order_ids)

@@ -10,7 +10,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -72,6 +72,22 @@ class Database:
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         async with self.sessions() as session:
+            yield session
+
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[AsyncSession]:
+        """A read-only session whose queries all see one state of the database.
+
+        For views built from several queries (an order with its attempts and history): without
+        it, a change committed between two of the queries would show half of itself. SQLite reads
+        outside a transaction each see the newest state, so the session opens one; PostgreSQL
+        reads in REPEATABLE READ, which takes one snapshot for the whole transaction.
+        """
+        async with self.sessions() as session:
+            if self.is_sqlite:
+                await session.execute(text("BEGIN"))
+            else:
+                await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
             yield session
 
     async def migrate(self) -> None:
