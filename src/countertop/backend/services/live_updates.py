@@ -89,7 +89,9 @@ class LiveUpdates:
         from countertop.backend.services.orders import load_views
         from countertop.backend.services.readers import reader_json
 
-        async with self.svc.db.snapshot() as s:
+        # A plain session, not a snapshot: a change committed while these are read has announced
+        # itself and is published in the next window, so a half-seen change is soon repaired.
+        async with self.svc.db.session() as s:
             views = await load_views(s, sorted(orders)) if orders else []
             holds: dict[str, str] = {}
             if readers:
