@@ -59,7 +59,7 @@ class Target:
     row: AttemptRow | None = None
 
 
-# Built once: Core statements (the ORM is used only when the event changes its attempt).
+# Built once: Core statements on a plain connection, no ORM session on the hot path.
 _INSERT_ONCE = {
     name: dialect.insert(WebhookEventRow).on_conflict_do_nothing(
         index_elements=[WebhookEventRow.id]
@@ -109,8 +109,7 @@ async def _store_event(
     for _ in range(MAX_TRIES):
         now = svc.clock()
         try:
-            async with svc.db.session() as s, s.begin():
-                conn = await s.connection()
+            async with svc.db.engine.begin() as conn:
                 target = None
                 if payment_intent:
                     found = (
@@ -143,7 +142,7 @@ async def _store_event(
                 result = None
                 if observed and target is not None:
                     result = await apply_once(
-                        s, target.attempt_id, observed, cause, None, now, loaded=found
+                        conn, target.attempt_id, observed, cause, None, now, loaded=found
                     )
         except StaleWrite:
             continue

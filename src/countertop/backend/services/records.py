@@ -15,9 +15,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from countertop.backend import metrics
 from countertop.backend.services.context import Services
@@ -48,6 +48,8 @@ from countertop.domain.attempts import (
 from countertop.domain.orders import order_status, order_total
 
 log = logging.getLogger("countertop.payments")
+# Where the unit of work runs: an ORM session's transaction or a plain connection's.
+Executor = AsyncSession | AsyncConnection
 CAPTURE = "capture"
 MAX_TRIES = 8
 
@@ -84,7 +86,8 @@ def error_from_json(data: dict[str, Any] | None) -> PaymentError | None:
     return PaymentError(str(data["code"]), str(data["message"]), data.get("decline_code"))
 
 
-def to_domain(row: AttemptRow) -> Attempt:
+def to_domain(row: Any) -> Attempt:
+    """The domain attempt of an attempt row (an ORM object or a Core row of its columns)."""
     card = Card(row.card_brand, row.card_last4) if row.card_brand or row.card_last4 else None
     return Attempt(
         id=row.id,
@@ -132,7 +135,7 @@ def with_state(row: AttemptRow, state: Attempt) -> AttemptRow:
     return AttemptRow(**{**values, **row_values(state)})
 
 
-async def mark_event_applied(s: AsyncSession, event_id: str, now: datetime) -> bool:
+async def mark_event_applied(s: Executor, event_id: str, now: datetime) -> bool:
     """Claim the application of a webhook event; False when it was applied already."""
     result = await s.execute(
         update(WebhookEventRow)
@@ -159,8 +162,8 @@ async def apply(
     for _ in range(MAX_TRIES):
         now = svc.clock()
         try:
-            async with svc.db.session() as s, s.begin():
-                result = await apply_once(s, attempt_id, events, cause, event_id, now)
+            async with svc.db.engine.begin() as conn:
+                result = await apply_once(conn, attempt_id, events, cause, event_id, now)
         except StaleWrite:
             continue
         except _HoldTaken as taken:
@@ -205,13 +208,31 @@ OUTCOMES = frozenset(
 )
 
 
+# Built once. Table-level (Core) statements: they run the same on a session or a connection.
+_ATTEMPT = select(*AttemptRow.__table__.columns).where(AttemptRow.id == bindparam("id"))
+_ORDER_FOR_UPDATE = (
+    select(OrderRow.status, OrderRow.subtotal, OrderRow.tax)
+    .where(OrderRow.id == bindparam("id"))
+    .with_for_update()
+)
+_ORDER_ATTEMPTS = select(
+    AttemptRow.status,
+    AttemptRow.tip,
+    AttemptRow.amount_captured,
+    AttemptRow.amount_refunded,
+    AttemptRow.card_brand,
+    AttemptRow.card_last4,
+).where(AttemptRow.order_id == bindparam("order_id"))
+_INSERT_TRANSITION = insert(TransitionRow)
+
+
 class _HoldTaken(Exception):
     def __init__(self, reader_id: str) -> None:
         self.reader_id = reader_id
 
 
 async def apply_once(
-    s: AsyncSession,
+    s: Executor,
     attempt_id: str,
     events: Sequence[Event],
     cause: str,
@@ -219,9 +240,12 @@ async def apply_once(
     now: datetime,
     loaded: Any = None,
 ) -> tuple[Applied, list[Effect]] | None:
-    """One try at applying `events`; `loaded` is the attempt's row if the caller just read it in
-    this transaction (its version still guards the write)."""
-    row = loaded if loaded is not None else await s.get(AttemptRow, attempt_id)
+    """One try at applying `events`, in the caller's transaction (a session or a connection).
+
+    `loaded` is the attempt's row if the caller just read it in this transaction (its version
+    still guards the write). Core statements only: no ORM objects are loaded or flushed.
+    """
+    row = loaded if loaded is not None else (await s.execute(_ATTEMPT, {"id": attempt_id})).first()
     if row is None:
         return None
     original = state = to_domain(row)
@@ -246,37 +270,37 @@ async def apply_once(
     if written.rowcount != 1:  # type: ignore[attr-defined]
         raise StaleWrite
     await _carry_out(s, state, effects, now)
-    for before, after, name in history:
-        s.add(
-            TransitionRow(
-                order_id=state.order_id,
-                entity=f"attempt:{state.id}",
-                from_status=before.value,
-                to_status=after.value,
-                event=name,
-                cause=cause[:255],
-                at=now,
-            )
-        )
+    steps = [
+        {
+            "order_id": state.order_id,
+            "entity": f"attempt:{state.id}",
+            "from_status": before.value,
+            "to_status": after.value,
+            "event": name,
+            "cause": cause[:255],
+            "at": now,
+        }
+        for before, after, name in history
+    ]
+    if steps:
+        await s.execute(_INSERT_TRANSITION, steps)
     await refresh_order(s, state.order_id, history[-1][2] if history else "update", cause, now)
     reached = tuple(after for _, after, _ in history)
     return Applied(state, True, row.location_id, reached), effects
 
 
-async def _carry_out(s: AsyncSession, state: Attempt, effects: list[Effect], now: datetime) -> None:
+async def _carry_out(s: Executor, state: Attempt, effects: list[Effect], now: datetime) -> None:
     for effect in effects:
         match effect:
             case HoldReader(reader=reader):
-                s.add(
-                    ReaderHoldRow(
-                        reader_id=reader,
-                        attempt_id=state.id,
-                        order_id=state.order_id,
-                        created_at=now,
-                    )
-                )
+                hold = {
+                    "reader_id": reader,
+                    "attempt_id": state.id,
+                    "order_id": state.order_id,
+                    "created_at": now,
+                }
                 try:
-                    await s.flush()
+                    await s.execute(insert(ReaderHoldRow), hold)
                 except IntegrityError:
                     raise _HoldTaken(reader) from None
             case ReleaseReader(reader=reader):
@@ -295,50 +319,32 @@ async def _carry_out(s: AsyncSession, state: Attempt, effects: list[Effect], now
                 )
 
 
-async def _schedule_capture(s: AsyncSession, state: Attempt, at: datetime, now: datetime) -> None:
+async def _schedule_capture(s: Executor, state: Attempt, at: datetime, now: datetime) -> None:
+    """The attempt's one capture job, due at `at` (created, or moved with its tries and error)."""
     error = state.capture_error.message if state.capture_error else None
-    job = (
-        await s.execute(
-            select(OutboxRow).where(OutboxRow.kind == CAPTURE, OutboxRow.attempt_id == state.id)
-        )
-    ).scalar_one_or_none()
-    if job is None:
-        s.add(
-            OutboxRow(
-                kind=CAPTURE,
-                attempt_id=state.id,
-                due_at=at,
-                tries=0,
-                last_error=None,
-                created_at=now,
-            )
-        )
-    else:
-        job.due_at = at
-        job.tries = state.capture_failures
-        job.last_error = error
-    await s.flush()
+    moved = await s.execute(
+        update(OutboxRow)
+        .where(OutboxRow.kind == CAPTURE, OutboxRow.attempt_id == state.id)
+        .values(due_at=at, tries=state.capture_failures, last_error=error)
+    )
+    if moved.rowcount == 0:  # type: ignore[attr-defined]
+        job = {
+            "kind": CAPTURE,
+            "attempt_id": state.id,
+            "due_at": at,
+            "tries": 0,
+            "last_error": None,
+            "created_at": now,
+        }
+        await s.execute(insert(OutboxRow), job)
 
 
-async def refresh_order(
-    s: AsyncSession, order_id: str, event: str, cause: str, now: datetime
-) -> None:
+async def refresh_order(s: Executor, order_id: str, event: str, cause: str, now: datetime) -> None:
     """Derive the order's status, tip, totals and card from its attempts (fresh from the database)."""
-    order = await s.get(OrderRow, order_id, with_for_update=True)
+    order = (await s.execute(_ORDER_FOR_UPDATE, {"id": order_id})).first()
     if order is None:
         return
-    rows = (
-        await s.execute(
-            select(
-                AttemptRow.status,
-                AttemptRow.tip,
-                AttemptRow.amount_captured,
-                AttemptRow.amount_refunded,
-                AttemptRow.card_brand,
-                AttemptRow.card_last4,
-            ).where(AttemptRow.order_id == order_id)
-        )
-    ).all()
+    rows = (await s.execute(_ORDER_ATTEMPTS, {"order_id": order_id})).all()
     statuses = [AttemptStatus(r.status) for r in rows]
     status = order_status(statuses)
     paid = [r for r in rows if r.status in SETTLED] or [
@@ -347,25 +353,30 @@ async def refresh_order(
     winner = paid[0] if paid else None
     tip = winner.tip if winner else 0
     if order.status != status.value:
-        s.add(
-            TransitionRow(
-                order_id=order_id,
-                entity="order",
-                from_status=order.status,
-                to_status=status.value,
-                event=event,
-                cause=cause[:255],
-                at=now,
-            )
+        step = {
+            "order_id": order_id,
+            "entity": "order",
+            "from_status": order.status,
+            "to_status": status.value,
+            "event": event,
+            "cause": cause[:255],
+            "at": now,
+        }
+        await s.execute(_INSERT_TRANSITION, [step])
+    await s.execute(
+        update(OrderRow)
+        .where(OrderRow.id == order_id)
+        .values(
+            status=status.value,
+            tip=tip,
+            total=order_total(order.subtotal + order.tax, tip),
+            amount_captured=winner.amount_captured if winner else 0,
+            amount_refunded=winner.amount_refunded if winner else 0,
+            card_brand=winner.card_brand if winner else None,
+            card_last4=winner.card_last4 if winner else None,
+            updated_at=now,
         )
-    order.status = status.value
-    order.tip = tip
-    order.total = order_total(order.subtotal + order.tax, tip)
-    order.amount_captured = winner.amount_captured if winner else 0
-    order.amount_refunded = winner.amount_refunded if winner else 0
-    order.card_brand = winner.card_brand if winner else None
-    order.card_last4 = winner.card_last4 if winner else None
-    order.updated_at = now
+    )
 
 
 def after_commit(svc: Services, applied: Applied, effects: Sequence[Effect]) -> None:
