@@ -54,6 +54,8 @@ class CrashConfig:
 class CrashReport:
     config: CrashConfig
     kills: int = 0
+    # Kills that landed while a sale was open (started by its till and not yet ended).
+    kills_mid_sale: int = 0
     restarts: int = 0
     tills: TillStats = field(default_factory=TillStats)
     verdict: Verdict = field(default_factory=Verdict)
@@ -62,7 +64,8 @@ class CrashReport:
     def text(self) -> str:
         lines = [
             f"crash run: {self.config.sales} sales, {self.config.tills} tills, "
-            f"{self.kills} SIGKILLs and {self.restarts} restarts in {self.seconds:.1f} s, "
+            f"{self.kills} SIGKILLs ({self.kills_mid_sale} mid-sale) and {self.restarts} "
+            f"restarts in {self.seconds:.1f} s, "
             f"seed {self.config.seed}",
             "till outcomes:",
             *(f"  {k}: {v}" for k, v in sorted(self.tills.outcomes.items())),
@@ -146,12 +149,15 @@ def bearer(credential: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {credential}"}
 
 
-async def killer(backend: BackendProcess, report: CrashReport, rng: random.Random) -> None:
+async def killer(
+    backend: BackendProcess, report: CrashReport, rng: random.Random, tills: TillStats
+) -> None:
     """SIGKILL the backend at random moments, then start it again, `kills` times."""
     for _ in range(report.config.kills):
         await asyncio.sleep(rng.uniform(0.3, 2.5))
         backend.kill()
         report.kills += 1
+        report.kills_mid_sale += tills.open_sales > 0
         await asyncio.sleep(rng.uniform(0.0, 0.5))
         await backend.start()
         report.restarts += 1
@@ -191,7 +197,7 @@ async def run(config: CrashConfig, database_url: str, workdir: Path) -> CrashRep
                          decline_rate=0.0, deadline=25.0, stats=shared)
                     for reader in sorted(set(readers))
                 ]  # fmt: skip
-                chaos = asyncio.create_task(killer(backend, report, rng))
+                chaos = asyncio.create_task(killer(backend, report, rng, shared))
                 report.tills = await run_tills(tills, config.sales)
                 await chaos
             await settle(database_url, config.settle_seconds)

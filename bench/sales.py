@@ -32,6 +32,8 @@ class TillStats:
     outcomes: Counter[str] = field(default_factory=Counter)
     answers: Counter[str] = field(default_factory=Counter)
     taps: Counter[str] = field(default_factory=Counter)
+    # Sales started and not yet ended, right now (for whoever interrupts them).
+    open_sales: int = 0
 
     def merge(self, other: TillStats) -> None:
         self.outcomes.update(other.outcomes)
@@ -107,6 +109,13 @@ class Till:
 
     async def sell(self) -> str:
         """Ring up one sale to the end; answer how it ended, as the till saw it."""
+        self.stats.open_sales += 1
+        try:
+            return await self._sell()
+        finally:
+            self.stats.open_sales -= 1
+
+    async def _sell(self) -> str:
         order_id = await self.create_order(uuid.uuid4().hex)
         if order_id is None:
             return self.finish("order_not_created")

@@ -20,4 +20,6 @@ async def test_killing_the_backend_mid_sale_loses_and_doubles_nothing(
     assert report.verdict.ok, report.text()
     assert report.verdict.counts["orders"] == 8
     assert report.verdict.counts["captured charges"] >= 7
-    assert report.tills.answers["network_error"] > 0
+    # The kills interrupted sales: with the tills ringing up sales back to back, at least one
+    # landed while a sale was open (its request cut, or its payment on the reader meanwhile).
+    assert report.kills_mid_sale >= 1

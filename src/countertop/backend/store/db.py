@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from countertop.backend.store import sqlite_driver
+
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
@@ -50,7 +52,14 @@ class Database:
         self.is_sqlite = make_url(self.url).get_backend_name() == "sqlite"
         kwargs: dict[str, Any] = {"echo": echo}
         if self.is_sqlite:
-            kwargs["connect_args"] = {"timeout": 10}
+            database = make_url(self.url).database
+            if database and database != ":memory:":
+                # One trip to the database thread per statement (store/sqlite_driver.py).
+                kwargs["async_creator"] = sqlite_driver.connector(
+                    database, timeout=10, check_same_thread=False
+                )
+            else:
+                kwargs["connect_args"] = {"timeout": 10}
         else:
             # No pre-ping: it costs a round trip on every checkout. Connections are recycled
             # after half an hour instead, and a connection found dead fails one request only.
