@@ -112,7 +112,9 @@ async function loadReaders() {
     select.replaceChildren(
       ...data.map((r) => el("option", { value: r.id, disabled: r.status !== "online" }, `${r.label || r.id}${r.status !== "online" ? " (offline)" : ""}`)),
     );
-    const online = data.find((r) => r.status === "online");
+    // The reader that took the payment comes first: the customer is most likely standing at it.
+    const paidOn = (order.attempts || []).find((a) => a.reader && ["captured", "partially_refunded", "refunded"].includes(a.status))?.reader;
+    const online = data.find((r) => r.id === paidOn && r.status === "online") || data.find((r) => r.status === "online");
     if (chosen) select.value = chosen;
     else if (online) select.value = online.id;
   } catch (error) {
