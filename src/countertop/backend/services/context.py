@@ -38,6 +38,7 @@ class Services:
     work_ready: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: set[asyncio.Task[None]] = field(default_factory=set)
     _live: Any = None
+    _event_batches: Any = None
     _locks: dict[str, tuple[asyncio.Lock, int]] = field(default_factory=dict)
 
     @contextlib.asynccontextmanager
@@ -71,6 +72,15 @@ class Services:
 
             self._live = LiveUpdates(self)
         return self._live
+
+    @property
+    def event_batches(self) -> Any:
+        """The group-committing writer of webhook events (`services.event_batches`)."""
+        if self._event_batches is None:
+            from countertop.backend.services.event_batches import EventBatches
+
+            self._event_batches = EventBatches(self)
+        return self._event_batches
 
     @property
     def hub(self) -> Any:

@@ -60,7 +60,7 @@ class Target:
 
 
 # Built once: Core statements on a plain connection, no ORM session on the hot path.
-_INSERT_ONCE = {
+INSERT_ONCE = {
     name: dialect.insert(WebhookEventRow).on_conflict_do_nothing(
         index_elements=[WebhookEventRow.id]
     )
@@ -87,7 +87,13 @@ async def store_event(
     or had nothing to apply, PENDING if stored before but not applied, else DONE, with the attempt
     of the event's PaymentIntent (None when it is not one of ours). The event's primary key, not
     a check, makes it stored once; the attempt's version makes a concurrent change retry.
+
+    Events that arrive together share that transaction (`event_batches`); an event a batch
+    leaves undecided is stored here on its own, in the same way.
     """
+    together = await svc.event_batches.store(event, payload, payment_intent)
+    if together is not None:
+        return together
     event_type = str(event.get("type"))
     cause = f"webhook:{event['id']} {event_type}"
     carries_state = event_type.startswith(CARRIES_STATE)
@@ -125,16 +131,8 @@ async def _store_event(
                     if target is None or settled
                     else observations(event_type, obj, target.amount)
                 )
-                values = {
-                    "id": event["id"],
-                    "type": event_type,
-                    "object_id": obj.get("id") if isinstance(obj, dict) else None,
-                    "created": int(event.get("created") or 0),
-                    "payload": payload.decode("utf-8", "replace"),
-                    "received_at": now,
-                    "processed_at": now if settled or observed else None,
-                }
-                inserted = await conn.execute(_INSERT_ONCE[conn.dialect.name], values)
+                values = event_values(event, payload, now, now if settled or observed else None)
+                inserted = await conn.execute(INSERT_ONCE[conn.dialect.name], values)
                 if inserted.rowcount != 1:
                     processed = (await conn.execute(_PROCESSED, {"id": event["id"]})).first()
                     done = processed is None or processed[0] is not None
@@ -150,6 +148,20 @@ async def _store_event(
             announce(svc, *result, cause)
         return (SETTLED if settled or observed else NEW), target
     raise RuntimeError(f"event {event['id']}: its attempt kept changing under us")
+
+
+def event_values(event: Json, payload: bytes, now: datetime, processed: datetime | None) -> Json:
+    """The row of a received event (`processed` when it was applied as it was stored)."""
+    obj = (event.get("data") or {}).get("object") or {}
+    return {
+        "id": event["id"],
+        "type": str(event.get("type")),
+        "object_id": obj.get("id") if isinstance(obj, dict) else None,
+        "created": int(event.get("created") or 0),
+        "payload": payload.decode("utf-8", "replace"),
+        "received_at": now,
+        "processed_at": processed,
+    }
 
 
 def observations(event_type: str, obj: Json, amount: int) -> list[Observation]:

@@ -1,0 +1,198 @@
+"""Group commit of webhook events: the events that arrive together are stored in one transaction.
+
+Stripe sends bursts: five events for every sale, retries, duplicates. Stored one by one, each
+costs a transaction of its own (a read of its attempt, an insert, a commit). Here the events that
+arrive while a batch is being written wait for it and are written together in the next one: one
+read of all their attempts (locked while the batch changes them), one multi-row insert, one
+commit. The first event after a quiet spell is written at once, in a batch of one.
+
+Inside a batch each event is decided as `store_event` decides it: an event about nothing of ours,
+or whose state its attempt already has, is stored as applied; one that carries state new to its
+attempt is applied in the same transaction; a reader event that needs Stripe is stored to be
+applied by the caller. An event a batch cannot decide goes the way of a single event instead
+(`store_event`'s own transaction, after the batch is committed): a second delivery of an event
+within one batch, a second event about an attempt the batch changes, and every event of a batch
+that failed (a concurrent change, a lost connection), which is rolled back whole.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from sqlalchemy import bindparam, select
+
+from countertop.backend.services.context import Services
+from countertop.backend.services.events import (
+    CARRIES_STATE,
+    DONE,
+    INSERT_ONCE,
+    NEW,
+    PENDING,
+    SETTLED,
+    Json,
+    Target,
+    event_values,
+    is_old_news,
+    observations,
+)
+from countertop.backend.services.records import announce, apply_once, to_domain
+from countertop.backend.store.payments import AttemptRow, WebhookEventRow
+
+log = logging.getLogger("countertop.webhooks")
+
+MAX_BATCH = 64
+Outcome = tuple[str, Target | None]
+
+_TARGETS = (
+    select(*AttemptRow.__table__.columns)
+    .where(AttemptRow.payment_intent_id.in_(bindparam("payment_intents", expanding=True)))
+    .order_by(AttemptRow.id)
+)
+# Locked in one order (by id) so that two batches, or a batch and a single event, never wait for
+# each other in a circle.
+_TARGETS_FOR_UPDATE = _TARGETS.with_for_update()
+_PROCESSED = select(WebhookEventRow.id, WebhookEventRow.processed_at).where(
+    WebhookEventRow.id.in_(bindparam("ids", expanding=True))
+)
+_RETURNING_ID = {name: insert.returning(WebhookEventRow.id) for name, insert in INSERT_ONCE.items()}
+
+
+@dataclass
+class _Waiting:
+    event: Json
+    payload: bytes
+    payment_intent: str | None
+    outcome: asyncio.Future[Outcome | None]
+
+
+@dataclass
+class _Planned:
+    index: int
+    values: dict[str, Any]
+    target: Target | None
+    observed: list[Any]
+    settled: bool
+
+
+@dataclass
+class EventBatches:
+    """One writer per process; events queue while it writes and go together in its next batch."""
+
+    svc: Services
+    _queue: list[_Waiting] = field(default_factory=list)
+    _writer: asyncio.Task[None] | None = None
+
+    async def store(
+        self, event: Json, payload: bytes, payment_intent: str | None
+    ) -> Outcome | None:
+        """Store (and apply) an event in the next batch; None when it must go on its own."""
+        loop = asyncio.get_running_loop()
+        waiting = _Waiting(event, payload, payment_intent, loop.create_future())
+        self._queue.append(waiting)
+        if self._writer is None:
+            self._writer = loop.create_task(self._write_all())
+        return await asyncio.shield(waiting.outcome)
+
+    async def _write_all(self) -> None:
+        batch: list[_Waiting] = []
+        try:
+            while self._queue:
+                batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+                try:
+                    outcomes = await self._write(batch)
+                except Exception as error:  # each event then goes on its own, and says why
+                    log.info("a batch of %d events went one by one: %r", len(batch), error)
+                    outcomes = [None] * len(batch)
+                for waiting, outcome in zip(batch, outcomes, strict=True):
+                    if not waiting.outcome.done():
+                        waiting.outcome.set_result(outcome)
+                batch = []
+        finally:
+            # Stopped (the server is shutting down): nobody is left waiting for this writer.
+            for waiting in (*batch, *self._queue):
+                if not waiting.outcome.done():
+                    waiting.outcome.set_result(None)
+            self._queue = []
+            self._writer = None
+
+    async def _write(self, batch: list[_Waiting]) -> list[Outcome | None]:
+        svc = self.svc
+        now = svc.clock()
+        outcomes: list[Outcome | None] = [None] * len(batch)
+        payment_intents = sorted({w.payment_intent for w in batch if w.payment_intent})
+        locks = any(
+            w.payment_intent and str(w.event.get("type")).startswith(CARRIES_STATE) for w in batch
+        )
+        applied = []
+        async with svc.db.engine.begin() as conn:
+            rows: dict[str, Any] = {}
+            if payment_intents:
+                query = _TARGETS_FOR_UPDATE if locks else _TARGETS
+                found = await conn.execute(query, {"payment_intents": payment_intents})
+                rows = {row.payment_intent_id: row for row in found}
+            planned: list[_Planned] = []
+            seen: set[str] = set()
+            changing: set[str] = set()
+            for index, waiting in enumerate(batch):
+                event, payment_intent = waiting.event, waiting.payment_intent
+                if event["id"] in seen or (payment_intent and payment_intent in changing):
+                    continue  # decided on its own, after this batch
+                event_type = str(event.get("type"))
+                obj = (event.get("data") or {}).get("object") or {}
+                row = rows.get(payment_intent) if payment_intent else None
+                target = (
+                    None
+                    if row is None
+                    else Target(
+                        row.id, row.amount, row.status, to_domain(row), cast(AttemptRow, row)
+                    )
+                )
+                settled = target is None or is_old_news(event_type, obj, target)
+                observed = (
+                    []
+                    if target is None or settled
+                    else observations(event_type, obj, target.amount)
+                )
+                processed = now if settled or observed else None
+                values = event_values(event, waiting.payload, now, processed)
+                planned.append(_Planned(index, values, target, observed, settled))
+                seen.add(event["id"])
+                if observed and payment_intent:
+                    changing.add(payment_intent)
+            if not planned:
+                return outcomes
+            ordered = sorted((p.values for p in planned), key=lambda v: str(v["id"]))
+            inserted = {r[0] for r in await conn.execute(_RETURNING_ID[conn.dialect.name], ordered)}
+            again = [str(p.values["id"]) for p in planned if p.values["id"] not in inserted]
+            processed_before: dict[str, Any] = {}
+            if again:
+                found = await conn.execute(_PROCESSED, {"ids": again})
+                processed_before = {r.id: r.processed_at for r in found}
+            for plan in planned:
+                event_id = str(plan.values["id"])
+                if event_id not in inserted:
+                    done = (
+                        processed_before.get(event_id) is not None
+                        or event_id not in processed_before
+                    )
+                    outcomes[plan.index] = (DONE if done else PENDING), plan.target
+                    continue
+                if plan.observed and plan.target is not None:
+                    cause = f"webhook:{event_id} {plan.values['type']}"
+                    result = await apply_once(
+                        conn, plan.target.attempt_id, plan.observed, cause, None, now,
+                        loaded=plan.target.row,
+                    )  # fmt: skip
+                    if result is not None:
+                        applied.append((result, cause))
+                settled = plan.settled or bool(plan.observed)
+                outcomes[plan.index] = (SETTLED if settled else NEW), plan.target
+        for (change, effects), cause in applied:  # committed: telling of it must not undo that
+            try:
+                announce(svc, change, effects, cause)
+            except Exception:
+                log.exception("a change applied by %s could not be announced", cause)
+        return outcomes

@@ -1,0 +1,146 @@
+"""Webhook events that arrive together are written together, and each is still stored and applied
+exactly once: a burst of every event of a sale, each delivered twice at the same moment."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import Counter
+from typing import Any
+
+import httpx
+import pytest
+
+from countertop.emulator.server import EmulatorServer
+from tests.backend.flows import create_order, get_order, present, start, wait_order
+from tests.backend.stack import Backend, Stripe, eventually, running_backend
+from tests.backend.test_webhooks import sign
+
+Json = dict[str, Any]
+
+
+def _about(event: Json, payment_intent: str) -> bool:
+    obj = event["data"]["object"]
+    if obj.get("id") == payment_intent or obj.get("payment_intent") == payment_intent:
+        return True
+    action = obj.get("action") or {}
+    return (action.get("process_payment_intent") or {}).get("payment_intent") == payment_intent
+
+
+async def _events_of(stripe_api: Stripe, payment_intent: str) -> list[Json]:
+    response = await stripe_api.http.get("/v1/events", params={"limit": 100})
+    assert response.status_code == 200, response.text
+    return [e for e in response.json()["data"] if _about(e, payment_intent)]
+
+
+def _stranger() -> Json:
+    """An event about a PaymentIntent that is none of ours (another integration's)."""
+    return {
+        "id": "evt_not_ours_1",
+        "object": "event",
+        "type": "payment_intent.created",
+        "created": int(time.time()),
+        "livemode": False,
+        "data": {"object": {"id": "pi_not_ours", "object": "payment_intent", "amount": 99}},
+    }
+
+
+async def _burst(backend: Backend, events: list[Json]) -> list[httpx.Response]:
+    secret: str = backend.app.state.webhook_secret
+    bodies = [json.dumps(e).encode() for e in events]
+    limits = httpx.Limits(max_connections=len(bodies))
+    async with httpx.AsyncClient(base_url=backend.url, limits=limits, timeout=30) as stripe_side:
+        return await asyncio.gather(
+            *(
+                stripe_side.post(
+                    "/webhooks/stripe",
+                    content=body,
+                    headers={
+                        "Content-Type": "application/json",
+                        "Stripe-Signature": sign(body, secret),
+                    },
+                )
+                for body in bodies
+            )
+        )
+
+
+@pytest.mark.parametrize("batches", ["written together", "failing, so one by one"])
+async def test_a_burst_of_a_sales_events_each_twice_is_stored_and_applied_once(
+    database_url: str, emulator: EmulatorServer, stripe_api: Stripe, batches: str
+) -> None:
+    # Stripe's own deliveries are lost, and the sweep is far off: the burst alone tells the backend.
+    await stripe_api.control("POST", "webhooks/faults", {"kind": "drop", "count": None})
+    async with running_backend(
+        database_url, emulator, COUNTERTOP_SWEEP_INTERVAL="3600", COUNTERTOP_WEBHOOK_GRACE="3600"
+    ) as backend:
+        writer = backend.app.state.services.event_batches
+        sizes: list[int] = []
+        write = writer._write
+
+        async def counted(batch: list[Any]) -> Any:
+            sizes.append(len(batch))
+            if batches != "written together":
+                raise ConnectionError("the database went away mid-batch")
+            return await write(batch)
+
+        writer._write = counted
+        reader = backend.demo.reader_ids[0]
+        async with backend.client() as http:
+            order = await create_order(http, backend.demo.location_id, amount=2600)
+            attempt = await start(http, order["id"], reader)
+            payment_intent = attempt["payment_intent"]
+            await present(http, reader, card_number="4242424242424242")
+
+            async def authorized() -> bool:
+                pi = await stripe_api.payment_intent(payment_intent)
+                return bool(pi["status"] == "requires_capture")
+
+            await eventually(authorized)
+            events = await _events_of(stripe_api, payment_intent)
+            types = {e["type"] for e in events}
+            assert {"charge.succeeded", "payment_intent.amount_capturable_updated"} <= types
+            answers = await _burst(backend, [*events, *events, _stranger()])
+            paid = await wait_order(http, order["id"], "paid")
+            # Stripe's reports of the capture, also delivered together, twice each.
+            await eventually(lambda: _has_capture_events(stripe_api, payment_intent))
+            captured = [e for e in await _events_of(stripe_api, payment_intent) if e not in events]
+            again = await _burst(backend, [*captured, *captured, *events])
+            final = await get_order(http, order["id"])
+        await stripe_api.control("DELETE", "webhooks/faults")
+
+    assert all(a.status_code == 200 for a in [*answers, *again]), [a.text for a in answers]
+    fresh = Counter(
+        e["id"]
+        for e, a in zip([*events, *events, _stranger()], answers, strict=True)
+        if a.json() == {"received": True}
+    )
+    # A reader event is applied by reading Stripe after it is stored: a copy that arrives in the
+    # meantime finds it stored and not yet applied, and applies it too (idempotently).
+    assert fresh == Counter(
+        {e["id"]: fresh[e["id"]] if e["type"].startswith("terminal.reader.") else 1 for e in events}
+        | {"evt_not_ours_1": 1}
+    )
+    assert set(fresh) == {e["id"] for e in [*events, _stranger()]}
+    assert all(
+        a.json() == {"received": True, "duplicate": True} for a in again[2 * len(captured) :]
+    )
+    assert sum(a.json() == {"received": True} for a in again) == len(captured)
+    assert paid["amount_captured"] == final["amount_captured"] == 2600
+    assert [(a["status"], a["payment_intent"]) for a in final["attempts"]] == [
+        ("captured", payment_intent)
+    ]
+    steps = [(h["entity"], h["from"], h["to"]) for h in final["history"]]
+    assert len(steps) == len(set(steps)), steps  # no step taken twice
+    pi = await stripe_api.payment_intent(payment_intent)
+    assert pi["amount_received"] == 2600 and pi["status"] == "succeeded"
+    if batches == "written together":
+        assert max(sizes) > 1  # the burst did go together
+    else:
+        assert sizes  # every batch failed, and every event was still stored and applied
+
+
+async def _has_capture_events(stripe_api: Stripe, payment_intent: str) -> bool:
+    types = {e["type"] for e in await _events_of(stripe_api, payment_intent)}
+    return "payment_intent.succeeded" in types
