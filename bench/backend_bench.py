@@ -277,7 +277,7 @@ async def send_all(url: str, requests: list[bytes], connections: int) -> Webhook
 
 
 @contextlib.contextmanager
-def profiled(stack: Stack, out: Path | None, name: str) -> Iterator[None]:
+def profiled(stack: Stack, out: Path | None, name: str, rate: int = 100) -> Iterator[None]:
     """With `out`, sample the backend process with py-spy meanwhile (collapsed stacks)."""
     if out is None:
         yield
@@ -285,7 +285,7 @@ def profiled(stack: Stack, out: Path | None, name: str) -> Iterator[None]:
     out.mkdir(parents=True, exist_ok=True)
     spy = Path(sys.executable).with_name("py-spy")
     command = [str(spy), "record", "--pid", str(stack.backend_pid), "--format", "raw",
-               "--rate", "100", "--nonblocking", "--gil", "--output", str(out / f"{name}.txt")]  # fmt: skip
+               "--rate", str(rate), "--nonblocking", "--gil", "--output", str(out / f"{name}.txt")]  # fmt: skip
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         yield
@@ -297,7 +297,7 @@ def profiled(stack: Stack, out: Path | None, name: str) -> Iterator[None]:
 async def bench_one(kind: str, args: argparse.Namespace) -> dict[str, Any]:
     with running_stack(kind, args.log_level, args.workers) as stack:
         location, readers = await set_up_store(stack, args.tills)
-        with profiled(stack, args.profile, f"{kind}-flows"):
+        with profiled(stack, args.profile, f"{kind}-flows", args.profile_rate):
             flows = await run_flows(stack, location, readers, args.seconds, args.warmup)
         await asyncio.sleep(2)  # let the last deliveries land
         events = await stripe_events(stack, args.events)
@@ -305,7 +305,7 @@ async def bench_one(kind: str, args: argparse.Namespace) -> dict[str, Any]:
             events, stack.webhook_secret, stack.backend_url.removeprefix("http://")
         )
         backend_cpu = cpu_seconds(stack.backend_pid)
-        with profiled(stack, args.profile, f"{kind}-webhooks"):
+        with profiled(stack, args.profile, f"{kind}-webhooks", args.profile_rate):
             webhooks = await send_all(stack.backend_url, requests, args.connections)
         webhooks.backend_cpu = cpu_seconds(stack.backend_pid) - backend_cpu
         if args.logs is not None:  # the processes' logs outlive the run's scratch directory
@@ -351,6 +351,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16, help="webhook sender connections")
     parser.add_argument("--log-level", default="INFO", help="the backend's COUNTERTOP_LOG_LEVEL")
     parser.add_argument("--profile", type=Path, help="write py-spy samples of the backend here")
+    parser.add_argument("--profile-rate", type=int, default=100, help="py-spy samples a second")
     parser.add_argument("--logs", type=Path, help="keep the backend's and emulator's logs here")
     args = parser.parse_args()
     kinds = ["sqlite", "postgres"] if args.database == "both" else [args.database]
