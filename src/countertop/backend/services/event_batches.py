@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import bindparam, select
 
@@ -34,11 +34,10 @@ from countertop.backend.services.events import (
     SETTLED,
     Json,
     Target,
+    decide,
     event_values,
-    is_old_news,
-    observations,
 )
-from countertop.backend.services.records import announce, apply_once, to_domain
+from countertop.backend.services.records import announce, apply_once
 from countertop.backend.store.payments import AttemptRow, WebhookEventRow
 
 log = logging.getLogger("countertop.webhooks")
@@ -143,19 +142,7 @@ class EventBatches:
                 event_type = str(event.get("type"))
                 obj = (event.get("data") or {}).get("object") or {}
                 row = rows.get(payment_intent) if payment_intent else None
-                target = (
-                    None
-                    if row is None
-                    else Target(
-                        row.id, row.amount, row.status, to_domain(row), cast(AttemptRow, row)
-                    )
-                )
-                settled = target is None or is_old_news(event_type, obj, target)
-                observed = (
-                    []
-                    if target is None or settled
-                    else observations(event_type, obj, target.amount)
-                )
+                target, settled, observed = decide(row, event_type, obj)
                 processed = now if settled or observed else None
                 values = event_values(event, waiting.payload, now, processed)
                 planned.append(_Planned(index, values, target, observed, settled))

@@ -116,21 +116,12 @@ async def _store_event(
         now = svc.clock()
         try:
             async with svc.db.engine.begin() as conn:
-                target = None
+                found = None
                 if payment_intent:
                     found = (
                         await conn.execute(target_query, {"payment_intent": payment_intent})
                     ).first()
-                    if found is not None:
-                        state = to_domain(cast(AttemptRow, found))  # a row of its columns
-                        row = cast(AttemptRow, found)
-                        target = Target(found.id, found.amount, found.status, state, row)
-                settled = target is None or is_old_news(event_type, obj, target)
-                observed = (
-                    []
-                    if target is None or settled
-                    else observations(event_type, obj, target.amount)
-                )
+                target, settled, observed = decide(found, event_type, obj)
                 values = event_values(event, payload, now, now if settled or observed else None)
                 inserted = await conn.execute(INSERT_ONCE[conn.dialect.name], values)
                 if inserted.rowcount != 1:
@@ -148,6 +139,21 @@ async def _store_event(
             announce(svc, *result, cause)
         return (SETTLED if settled or observed else NEW), target
     raise RuntimeError(f"event {event['id']}: its attempt kept changing under us")
+
+
+def decide(found: Any, event_type: str, obj: Json) -> tuple[Target | None, bool, list[Observation]]:
+    """What to do with an event, given its attempt's row (a row of its columns, or None).
+
+    Returns the target, whether the event is settled as it is stored (about nothing of ours, or
+    old news) and the state it brings to its attempt (nothing when settled).
+    """
+    if found is None:
+        return None, True, []
+    row = cast(AttemptRow, found)
+    target = Target(found.id, found.amount, found.status, to_domain(row), row)
+    if is_old_news(event_type, obj, target):
+        return target, True, []
+    return target, False, observations(event_type, obj, target.amount)
 
 
 def event_values(event: Json, payload: bytes, now: datetime, processed: datetime | None) -> Json:
