@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
+from starlette.types import Receive, Scope, Send
 
 from countertop import __version__
 from countertop.backend import reconcile_schedule, webhooks
@@ -30,7 +32,27 @@ from countertop.backend.services.seed import Demo
 from countertop.backend.settings import Settings
 from countertop.backend.store.busy import install_busy_handlers
 from countertop.backend.store.db import Database
+from countertop.backend.webhooks import WebhookApp
 from countertop.pos import router as pos
+
+
+class CountertopApp(FastAPI):
+    """FastAPI behind two plain ASGI layers: the request context, then the webhook fast path.
+
+    Every HTTP request first gets its request id, access log line and metrics (outermost, so even
+    an answer from Starlette's last-resort error handler carries its id); `POST /webhooks/stripe`
+    is then answered without FastAPI's routing and middleware (see `webhooks.WebhookApp`).
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._front = RequestContextMiddleware(WebhookApp(self._fastapi, self.state))
+
+    async def _fastapi(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await super().__call__(scope, receive, send)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._front(scope, receive, send)
 
 
 def create_app(
@@ -59,7 +81,7 @@ def create_app(
             await hub.close()
             await db.dispose()
 
-    app = FastAPI(
+    app = CountertopApp(
         title="Countertop",
         version=__version__,
         summary="In-person card payments on Stripe Terminal smart readers.",
@@ -67,7 +89,6 @@ def create_app(
     )
     app.state.settings = settings
     configure_logging(settings)
-    app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)
     install_busy_handlers(app)
     for module in (system, session, locations, readers, orders, payments, events, webhooks, ops):
