@@ -7,9 +7,17 @@ import json
 import logging
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from countertop.backend.logs import configure_logging
-from countertop.backend.redaction import Redactor, luhn_valid
+from countertop.backend.redaction import (
+    SENSITIVE_NAMES,
+    Redactor,
+    luhn_valid,
+    may_hold_sensitive,
+    redact_patterns,
+)
 from countertop.backend.settings import Settings
 
 SECRET_KEY = "sk_test_51Hq4sQFAKEkeyABCDEFGHIJ0123456789"
@@ -51,6 +59,58 @@ def test_ordinary_lines_are_left_alone() -> None:
         "reader tmr_FDOt7wlRWd8y1K (S700) session started"
     )
     assert Redactor().redact(line) == line
+
+
+# Pieces of log lines: the fragments the patterns look for, in several cases and spellings (the
+# long s and the Kelvin sign match s and k case-insensitively), separators, digits and plain words.
+_PIECES = st.sampled_from(
+    [
+        *SENSITIVE_NAMES,
+        *(name.upper() for name in SENSITIVE_NAMES),
+        "Stripe-Signature",
+        "pa\u017f\u017fword",
+        "\u212aey",
+        "sk_test_",
+        "rk_live_",
+        "whsec_",
+        "ctk_",
+        "pi_123_secret_",
+        "Bearer ",
+        "basic ",
+        "v1=",
+        "v0=",
+        "=",
+        ": ",
+        '"',
+        "'",
+        " ",
+        "-",
+        "[",
+        "]",
+        "4242",
+        "4242424242424242",
+        "0566",
+        "abcdefgh",
+        "POST /webhooks/stripe 200 0.5ms",
+    ]
+)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(_PIECES | st.text(max_size=4), max_size=12).map("".join))
+@example("pa\u017f\u017fword=abcdefgh")
+@example("api_\u212aey=abcdefgh")
+def test_the_first_look_never_skips_a_line_the_patterns_would_change(line: str) -> None:
+    if not may_hold_sensitive(line):
+        assert redact_patterns(line) == line
+    assert Redactor().redact(line) == redact_patterns(line)
+
+
+def test_lines_without_a_fragment_skip_the_patterns() -> None:
+    line = "POST /webhooks/stripe 200 0.5ms request_id=0f3a route=/webhooks/stripe status=200"
+    assert not may_hold_sensitive(line)
+    assert may_hold_sensitive("card 4242 4242 4242 4242")
+    assert may_hold_sensitive("PASSWORD=x")
 
 
 def test_card_numbers_are_recognised_by_their_check_digit() -> None:
