@@ -38,6 +38,7 @@ from countertop.emulator.server import EmulatorServer
 ADMIN = "admin-" + secrets.token_urlsafe(16)
 OPERATOR = "till-" + secrets.token_urlsafe(16)
 COUNTERTOP = Path(sys.executable).with_name("countertop")
+MID_SALE_WAIT = 10.0
 
 
 @dataclass
@@ -152,9 +153,18 @@ def bearer(credential: str) -> dict[str, str]:
 async def killer(
     backend: BackendProcess, report: CrashReport, rng: random.Random, tills: TillStats
 ) -> None:
-    """SIGKILL the backend at random moments, then start it again, `kills` times."""
+    """SIGKILL the backend at random moments of open sales, then start it again, `kills` times.
+
+    How long a sale takes depends on the machine, so a kill waits a random while and then for a
+    sale to be open (at most `MID_SALE_WAIT` seconds: once the tills are done, it kills anyway).
+    """
+    loop = asyncio.get_running_loop()
     for _ in range(report.config.kills):
-        await asyncio.sleep(rng.uniform(0.3, 2.5))
+        await asyncio.sleep(rng.uniform(0.1, 1.0))
+        give_up = loop.time() + MID_SALE_WAIT
+        while tills.open_sales == 0 and loop.time() < give_up:
+            await asyncio.sleep(0.005)
+        await asyncio.sleep(rng.uniform(0.0, 0.05))  # somewhere inside the sale
         backend.kill()
         report.kills += 1
         report.kills_mid_sale += tills.open_sales > 0
