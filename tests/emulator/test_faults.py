@@ -266,7 +266,9 @@ def test_an_uncaptured_authorization_expires(
     client.v1.terminal.readers.process_payment_intent(reader.id, {"payment_intent": pi.id})
     client.v1.test_helpers.terminal.readers.present_payment_method(reader.id)
     assert httpx.post(f"{server.url}/_emulator/payment_intents/{pi.id}/expire").json()["expired"]
-    expired = client.v1.payment_intents.retrieve(pi.id, {"expand": ["latest_charge"]})
+    expired = client.v1.payment_intents.retrieve(
+        pi.id, {"expand": ["latest_charge", "latest_charge.refunds"]}
+    )
     assert (expired.status, expired.cancellation_reason) == ("canceled", "automatic")
     assert (expired.latest_charge.refunded, expired.latest_charge.amount_refunded) == (True, 4100)
     assert expired.latest_charge.refunds.data[0].reason == "expired_uncaptured_charge"

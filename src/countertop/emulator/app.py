@@ -29,6 +29,7 @@ from countertop.emulator.listing import expand
 from countertop.emulator.params import expand_paths
 from countertop.emulator.resources import ROUTES
 from countertop.emulator.routing import Router
+from countertop.emulator.versions import render
 
 logger = logging.getLogger("countertop.emulator")
 _KEY = re.compile(r"^(sk|rk)_test_[A-Za-z0-9_]{1,250}$")
@@ -87,29 +88,59 @@ async def _read_body(receive: Receive) -> bytes:
             return body
 
 
+_DEFAULT_VERSION = DEFAULT_API_VERSION.encode()
+
+
 def _headers(
-    status: int, rid: str, extra: dict[str, str] | None, length: int
+    status: int,
+    rid: str,
+    extra: dict[str, str] | None,
+    length: int,
+    echo: list[tuple[bytes, bytes]] | None = None,
 ) -> list[tuple[bytes, bytes]]:
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(length).encode()),
         (b"request-id", rid.encode()),
-        (b"stripe-version", DEFAULT_API_VERSION.encode()),
         (b"access-control-allow-origin", b"*"),
     ]
+    # Stripe answers with the version the request was rendered at, and echoes the account and the
+    # idempotency key it acted under (the libraries expose them as `lastResponse` fields).
+    if echo:
+        headers.extend(echo)
+    else:
+        headers.append((b"stripe-version", _DEFAULT_VERSION))
     if extra:
         headers.extend((k.lower().encode(), v.encode()) for k, v in extra.items())
     return headers
 
 
+def _echo(headers: dict[str, str], method: str) -> list[tuple[bytes, bytes]]:
+    """The request headers Stripe repeats in its answer: version, account, idempotency key."""
+    version = headers.get("stripe-version") or DEFAULT_API_VERSION
+    echo = [(b"stripe-version", version.encode("latin-1"))]
+    account = headers.get("stripe-account")
+    if account:
+        echo.append((b"stripe-account", account.encode("latin-1")))
+    key = headers.get("idempotency-key") if method == "POST" else None
+    if key:
+        echo.append((b"idempotency-key", key.encode("latin-1")))
+    return echo
+
+
 async def _send(
-    send: Send, status: int, body: bytes, rid: str, extra: dict[str, str] | None = None
+    send: Send,
+    status: int,
+    body: bytes,
+    rid: str,
+    extra: dict[str, str] | None = None,
+    echo: list[tuple[bytes, bytes]] | None = None,
 ) -> None:
     await send(
         {
             "type": "http.response.start",
             "status": status,
-            "headers": _headers(status, rid, extra, len(body)),
+            "headers": _headers(status, rid, extra, len(body), echo),
         }
     )
     await send({"type": "http.response.body", "body": body})
@@ -151,17 +182,21 @@ class Dispatcher:
             await _send(send, 200, _ROOT, rid)
             return
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        echo = _echo(headers, method)
         try:
-            await self._api(scope, send, method, path, body, headers, rid)
+            await self._api(scope, send, method, path, body, headers, rid, echo)
         except errors.StripeError as error:
-            await _send(send, error.status, _error_body(error, rid), rid, error.headers)
+            extra = error.headers
+            if method == "POST" and "idempotency-key" in headers and error.status != 409:
+                extra = {"Original-Request": rid, **extra}
+            await _send(send, error.status, _error_body(error, rid), rid, extra, echo)
         except DroppedResponse:
             raise
         except Exception:
             logger.exception("emulator error on %s %s", method, path)
             failure = errors.api_error(500)
             failure.message = "An unexpected error occurred in the emulator."
-            await _send(send, 500, _error_body(failure, rid), rid)
+            await _send(send, 500, _error_body(failure, rid), rid, None, echo)
 
     async def _api(
         self,
@@ -172,6 +207,7 @@ class Dispatcher:
         body: bytes,
         headers: dict[str, str],
         rid: str,
+        echo: list[tuple[bytes, bytes]],
     ) -> None:
         emulator = self.emulator
         _api_key(headers.get("authorization"))
@@ -193,7 +229,7 @@ class Dispatcher:
             params.update(forms.decode(body))
         key = headers.get("idempotency-key") if method == "POST" else None
         version = headers.get("stripe-version") or DEFAULT_API_VERSION
-        if key and await self._replayed(send, account_id, key, (method, path, params), rid):
+        if key and await self._replayed(send, account_id, key, (method, path, params), rid, echo):
             return
         faults = []
         if emulator.faults.rules:
@@ -231,14 +267,21 @@ class Dispatcher:
                 {
                     "type": "http.response.start",
                     "status": status,
-                    "headers": _headers(status, rid, None, len(answer)),
+                    "headers": _headers(status, rid, None, len(answer), echo),
                 }
             )
             raise DroppedResponse(f"{method} {path}: response dropped by an injected fault")
-        await _send(send, status, answer, rid)
+        first = {"Original-Request": rid, "Stripe-Should-Retry": "false"} if key else None
+        await _send(send, status, answer, rid, first, echo)
 
     async def _replayed(
-        self, send: Send, account_id: str, key: str, fingerprint: tuple[str, str, Any], rid: str
+        self,
+        send: Send,
+        account_id: str,
+        key: str,
+        fingerprint: tuple[str, str, Any],
+        rid: str,
+        echo: list[tuple[bytes, bytes]],
     ) -> bool:
         """Answer from the key's saved answer (or refuse the key); False when the key is new."""
         if len(key) > 255:
@@ -266,7 +309,7 @@ class Dispatcher:
                 "different request.",
             )
         replay = {"Idempotent-Replayed": "true", "Original-Request": saved.request_id}
-        await _send(send, saved.status, saved.body, rid, replay)
+        await _send(send, saved.status, saved.body, rid, replay, echo)
         return True
 
     def _run(
@@ -292,7 +335,7 @@ class Dispatcher:
                 paths = expand_paths(params)
                 if paths:
                     result = expand(account, result, paths)
-                return 200, orjson.dumps(result)
+                return 200, orjson.dumps(render(result, version, paths))
             finally:
                 emulator.persist()
 

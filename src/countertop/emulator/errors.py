@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-DOCS = "https://stripe.com/docs/error-codes/"
+# Where Stripe's `doc_url` points since its docs moved to docs.stripe.com.
+DOCS = "https://docs.stripe.com/error-codes/"
 
 
 class StripeError(Exception):

@@ -9,6 +9,7 @@ from typing import Any
 from countertop.emulator import cards
 from countertop.emulator.cards import Card, Decline
 from countertop.emulator.context import Ctx
+from countertop.emulator.errors import DOCS
 from countertop.emulator.ids import digits, hex_chars, new_id
 from countertop.emulator.store import Obj
 
@@ -275,7 +276,7 @@ def card_error(decline: Decline, charge_id: str, pm: Obj) -> dict[str, Any]:
         "type": "card_error",
         "code": decline.code,
         "decline_code": decline.decline_code,
-        "doc_url": "https://stripe.com/docs/error-codes/" + decline.code.replace("_", "-"),
+        "doc_url": DOCS + decline.code.replace("_", "-"),
         "message": decline.message,
         "charge": charge_id,
         "payment_method": pm,

@@ -21,6 +21,7 @@ import orjson
 
 from countertop.emulator.signing import signature
 from countertop.emulator.store import Account, Obj
+from countertop.emulator.versions import render
 
 if TYPE_CHECKING:
     from countertop.emulator.emulator import Emulator
@@ -111,7 +112,7 @@ class WebhookDispatcher:
         event["pending_webhooks"] = len(targets)
         if not targets:
             return
-        payload = orjson.dumps(event, option=orjson.OPT_INDENT_2)
+        payload = orjson.dumps(render(event, event["api_version"]), option=orjson.OPT_INDENT_2)
         deliveries: list[Delivery] = []
         for url, secret in targets:
             delivery = Delivery(event["id"], event["type"], url, secret, payload, account.id)

@@ -55,12 +55,17 @@ def create(ctx: Ctx) -> Obj:
     return ctx.account.add("locations", location)
 
 
-def retrieve(ctx: Ctx) -> Obj:
+def _find(ctx: Ctx) -> Obj:
     return load(ctx, "locations", KIND, ctx.args[0], "location")
 
 
+def retrieve(ctx: Ctx) -> Obj:
+    p.allowed(ctx.params, ())
+    return _find(ctx)
+
+
 def update(ctx: Ctx) -> Obj:
-    location = retrieve(ctx)
+    location = _find(ctx)
     params = ctx.params
     p.allowed(params, _FIELDS)
     display_name = p.text(params, "display_name", max_length=1000)
@@ -88,7 +93,7 @@ def update(ctx: Ctx) -> Obj:
 
 
 def delete(ctx: Ctx) -> Obj:
-    location = retrieve(ctx)
+    location = retrieve(ctx)  # DELETE takes no parameters either
     ctx.account.remove("locations", location["id"])
     return deleted(location)
 

@@ -72,6 +72,15 @@ def _method_types(ctx: Ctx, params: p.Params) -> list[str] | None:
     )
 
 
+def _set_types(pi: Obj, params: p.Params, types: list[str] | None) -> None:
+    """Update (or confirm) with new method types: they replace the types and their options."""
+    if types:
+        pi["payment_method_types"] = types
+        pi["payment_method_options"] = _method_options(types, None)
+        if "allowed_payment_method_types" in params:
+            pi["allowed_payment_method_types"] = types
+
+
 def _amount(params: p.Params, required: bool) -> int | None:
     return p.integer(params, "amount", required=required, minimum=1, maximum=99999999)
 
@@ -243,11 +252,7 @@ def update(ctx: Ctx) -> Obj:
         pi["amount"] = amount
     if "currency" in params:
         pi["currency"] = (p.text(params, "currency") or pi["currency"]).lower()
-    if types:
-        pi["payment_method_types"] = types
-        pi["payment_method_options"] = _method_options(types, None)
-        if "allowed_payment_method_types" in params:
-            pi["allowed_payment_method_types"] = types
+    _set_types(pi, params, types)
     if "payment_method_options" in params:
         pi["payment_method_options"] = _method_options(
             pi["payment_method_types"], p.mapping(params, "payment_method_options")
@@ -282,11 +287,17 @@ def confirm(ctx: Ctx) -> Obj:
             "receipt_email",
             "setup_future_usage",
             "shipping",
+            # Confirm takes the method types too (payment_method_types until 2026-09-30.endive).
+            "payment_method_types",
+            "allowed_payment_method_types",
         ),
     )
     capture_method = p.choice(ctx.params, "capture_method", CAPTURE_METHODS)
+    types = _method_types(ctx, ctx.params)
     if capture_method is not None:
         pi["capture_method"] = capture_method
+    if pi["status"] in ("requires_payment_method", "requires_confirmation"):
+        _set_types(pi, ctx.params, types)
     return card_not_present.confirm(ctx, pi, ctx.params)
 
 

@@ -78,6 +78,11 @@ def find(ctx: Ctx) -> Obj:
     return reader
 
 
+def retrieve(ctx: Ctx) -> Obj:
+    p.allowed(ctx.params, ())
+    return find(ctx)
+
+
 def update(ctx: Ctx) -> Obj:
     reader = find(ctx)
     params = ctx.params
@@ -90,10 +95,15 @@ def update(ctx: Ctx) -> Obj:
 
 
 def delete(ctx: Ctx) -> Obj:
-    reader = find(ctx)
+    reader = retrieve(ctx)  # DELETE takes no parameters either
     ctx.account.remove("readers", reader["id"])
     ctx.emulator.readers.pop(reader["id"], None)
-    return deleted(reader)
+    # Stripe's deleted reader keeps the device's type and serial number.
+    return {
+        **deleted(reader),
+        "device_type": reader["device_type"],
+        "serial_number": reader["serial_number"],
+    }
 
 
 def list_all(ctx: Ctx) -> Obj:
@@ -109,7 +119,7 @@ def list_all(ctx: Ctx) -> Obj:
 ROUTES: list[Route] = [
     ("POST", "/v1/terminal/readers", create),
     ("GET", "/v1/terminal/readers", list_all),
-    ("GET", "/v1/terminal/readers/{reader}", find),
+    ("GET", "/v1/terminal/readers/{reader}", retrieve),
     ("POST", "/v1/terminal/readers/{reader}", update),
     ("DELETE", "/v1/terminal/readers/{reader}", delete),
 ]

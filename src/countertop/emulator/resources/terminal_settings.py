@@ -90,6 +90,7 @@ def update(ctx: Ctx) -> Obj:
 
 
 def delete(ctx: Ctx) -> Obj:
+    p.allowed(ctx.params, ())
     config = load(ctx, "configurations", KIND, ctx.args[0], "configuration")
     ctx.account.remove("configurations", config["id"])
     return deleted(config)

@@ -81,6 +81,7 @@ def update(ctx: Ctx) -> Obj:
 
 
 def delete(ctx: Ctx) -> Obj:
+    p.allowed(ctx.params, ())
     endpoint = load(ctx, "webhook_endpoints", KIND, ctx.args[0], "webhook_endpoint")
     ctx.account.remove("webhook_endpoints", endpoint["id"])
     ctx.account.remove("webhook_secrets", endpoint["id"])
