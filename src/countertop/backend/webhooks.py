@@ -23,7 +23,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from countertop.backend import metrics
-from countertop.backend.errors import PROBLEM_JSON, ApiError
+from countertop.backend.errors import ApiError, problem
 from countertop.backend.services.events import receive_event
 from countertop.backend.store.busy import busy_problem, is_busy
 from countertop.backend.stripe_gateway import StripeFailure, WebhookRejected, verify_webhook
@@ -41,7 +41,7 @@ async def handle(state: State, payload: bytes, signature: str | None) -> Respons
     secret: str | None = getattr(state, "webhook_secret", None)
     svc = getattr(state, "services", None)
     if not secret or svc is None:
-        return _problem(
+        return problem(
             ApiError(503, "webhooks_unconfigured", "Webhooks not configured", "No signing secret.")
         )
     try:
@@ -49,9 +49,9 @@ async def handle(state: State, payload: bytes, signature: str | None) -> Respons
     except WebhookRejected as rejected:
         log.warning("webhook refused: %s", rejected)
         metrics.record_webhook_event("unverified", "rejected")
-        return _problem(ApiError(400, "invalid_signature", "Webhook refused", str(rejected)))
+        return problem(ApiError(400, "invalid_signature", "Webhook refused", str(rejected)))
     if not isinstance(event.get("id"), str) or not isinstance(event.get("data"), dict):
-        return _problem(ApiError(400, "validation_error", "Not an event", "No id or data."))
+        return problem(ApiError(400, "validation_error", "Not an event", "No id or data."))
     event_type = str(event.get("type"))
     if isinstance(event.get("created"), int):
         metrics.observe_webhook_lag(event["created"])
@@ -91,8 +91,9 @@ class WebhookApp:
             return
         scope["route"] = _ROUTE
         payload = await _read_body(receive)
+        response: Response
         if payload is None:
-            response = _problem(
+            response = problem(
                 ApiError(413, "payload_too_large", "Payload too large", "Not a Stripe event.")
             )
         else:
@@ -107,7 +108,7 @@ class WebhookApp:
                 log.warning("database busy, answered 503: POST %s", PATH)
                 return busy_problem()
             log.exception("webhook delivery failed")
-            return _problem(ApiError(500, "internal_error", "Internal error", "Try again later."))
+            return problem(ApiError(500, "internal_error", "Internal error", "Try again later."))
 
 
 class _Route:
@@ -146,12 +147,3 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 def _json(body: dict[str, Any], status: int = 200) -> Response:
     return Response(orjson.dumps(body), status_code=status, media_type="application/json")
-
-
-def _problem(error: ApiError) -> Response:
-    return Response(
-        orjson.dumps(error.to_dict()),
-        status_code=error.status,
-        media_type=PROBLEM_JSON,
-        headers=error.headers,
-    )
