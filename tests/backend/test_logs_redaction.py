@@ -138,6 +138,7 @@ def logged(settings: Settings, emit: logging.Logger) -> str:
             emit.exception("webhook refused")
     finally:
         logging.getLogger().removeHandler(handler)
+        handler.close()  # writes what it still holds
     return stream.getvalue()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +13,13 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from countertop.backend.logs import RequestContextMiddleware, bind, configure_logging, log_context
+from countertop.backend.logs import (
+    RequestContextMiddleware,
+    bind,
+    configure_logging,
+    log_access,
+    log_context,
+)
 from countertop.backend.settings import Settings
 from tests.backend.auth_support import client, started_app
 
@@ -44,10 +51,13 @@ def json_lines() -> Iterator[io.StringIO]:
     handler = configure_logging(settings, stream)
     yield stream
     logging.getLogger().removeHandler(handler)
+    handler.close()
 
 
 def records(stream: io.StringIO) -> list[dict[str, object]]:
     """The lines logged by the backend (not by the test's HTTP client)."""
+    for handler in logging.getLogger().handlers:
+        handler.flush()  # informational lines are written in batches
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     return [line for line in lines if str(line["logger"]).startswith("countertop.")]
 
@@ -107,3 +117,63 @@ async def test_the_backend_echoes_request_ids(tmp_path: Path) -> None:
     assert response.headers["x-request-id"] == "probe-1"
     assert unknown.status_code == 404
     assert unknown.headers["x-request-id"]
+
+
+@pytest.mark.parametrize("form", ["text", "json"])
+def test_the_direct_access_line_is_the_line_logging_would_write(form: str) -> None:
+    """Access lines skip the logging machinery only when the result is the very same line."""
+    stream = io.StringIO()
+    settings = Settings(_env_file=None, COUNTERTOP_LOG_FORMAT=form)  # type: ignore[call-arg]
+    handler = configure_logging(settings, stream)
+    access = logging.getLogger("countertop.access")
+    seen: list[logging.LogRecord] = []
+
+    def through_logging(record: logging.LogRecord) -> bool:
+        seen.append(record)
+        return True
+
+    try:
+        with log_context(request_id="req-1", order_id="ord_1"):
+            log_access("POST", "/api/orders/ord_1/payments", 201, 0.01234, "/api/orders/{id}")
+            access.addFilter(through_logging)  # something else looks: logging does it all
+            log_access("POST", "/api/orders/ord_1/payments", 201, 0.01234, "/api/orders/{id}")
+            access.removeFilter(through_logging)
+        handler.flush()
+        direct, logged = stream.getvalue().splitlines()
+    finally:
+        access.removeFilter(through_logging)
+        logging.getLogger().removeHandler(handler)
+        handler.close()
+    assert len(seen) == 1, "the second line went through logging, the first did not"
+    if form == "json":
+        first, second = json.loads(direct), json.loads(logged)
+        assert first.pop("time")[:13] == second.pop("time")[:13]
+        assert first == second
+        assert first["message"] == "POST /api/orders/ord_1/payments 201 12.3ms"
+        assert first["request_id"] == "req-1" and first["duration_ms"] == 12.3
+    else:
+        assert direct.split(" ", 1)[1] == logged.split(" ", 1)[1]
+        assert direct.split(" ", 1)[1] == (
+            "INFO countertop.access POST /api/orders/ord_1/payments 201 12.3ms request_id=req-1 "
+            "order_id=ord_1 route=/api/orders/{id} status=201 duration_ms=12.3"
+        )
+
+
+def test_informational_lines_wait_for_the_batch_and_warnings_do_not() -> None:
+    stream = io.StringIO()
+    handler = configure_logging(Settings(_env_file=None), stream)  # type: ignore[call-arg]
+    try:
+        log.info("first")
+        assert stream.getvalue() == "", "an informational line waits for its batch"
+        log.warning("second")
+        lines = stream.getvalue().splitlines()
+        assert [line.split(" ", 3)[3] for line in lines] == ["first", "second"]
+        log.info("third")
+        for _ in range(100):  # written by the handler's thread within its delay
+            if "third" in stream.getvalue():
+                break
+            time.sleep(0.01)
+        assert stream.getvalue().splitlines()[-1].endswith("third")
+    finally:
+        logging.getLogger().removeHandler(handler)
+        handler.close()

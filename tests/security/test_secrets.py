@@ -77,6 +77,8 @@ async def test_secrets_never_appear_in_answers_pages_scripts_or_logs(
     texts = await every_answer(backend, stripe_api)
     await stripe_api.flush()
     assert len(texts) > 20
+    for handler in logging.getLogger().handlers:
+        handler.flush()  # informational lines are written in batches
     written = capfd.readouterr()
     logged = [record.getMessage() for record in caplog.records]
     logged += [caplog.text, written.out, written.err]

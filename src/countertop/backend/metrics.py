@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from functools import cache
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -110,7 +112,7 @@ def record_payment_outcome(outcome: str) -> None:
 
 def record_webhook_event(event_type: str, result: str, created: float | None = None) -> None:
     """Count a webhook delivery; with `created` (the event's Unix time) also observe its lag."""
-    WEBHOOK_EVENTS.labels(type=event_type, result=result).inc()
+    _webhook_events(event_type, result).inc()
     if created is not None:
         observe_webhook_lag(created)
 
@@ -135,5 +137,22 @@ def forget_reader(reader_id: str) -> None:
 
 
 def record_http_request(method: str, route: str, status: int, seconds: float) -> None:
-    HTTP_REQUESTS.labels(method=method, route=route, status=str(status)).inc()
-    HTTP_DURATION.labels(route=route).observe(seconds)
+    requests, duration = _http_children(method, route, status)
+    requests.inc()
+    duration.observe(seconds)
+
+
+# A labelled child is looked up once per label values, not on every request: `labels()` checks
+# and locks each time. The label values are bounded (route templates, status codes, Stripe's
+# event types), and so are these caches.
+@cache
+def _webhook_events(event_type: str, result: str) -> Any:
+    return WEBHOOK_EVENTS.labels(type=event_type, result=result)
+
+
+@cache
+def _http_children(method: str, route: str, status: int) -> tuple[Any, Any]:
+    return (
+        HTTP_REQUESTS.labels(method=method, route=route, status=str(status)),
+        HTTP_DURATION.labels(route=route),
+    )

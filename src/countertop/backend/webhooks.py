@@ -98,7 +98,10 @@ class WebhookApp:
             )
         else:
             response = await self._answer(payload, _header(scope, b"stripe-signature"))
-        await response(scope, receive, send)
+        # The answer is always a whole body in memory: sent as two messages, as `Response` would.
+        start = {"type": "http.response.start", "status": response.status_code}
+        await send({**start, "headers": response.raw_headers})
+        await send({"type": "http.response.body", "body": response.body})
 
     async def _answer(self, payload: bytes, signature: str | None) -> Response:
         try:
