@@ -295,7 +295,24 @@ def profiled(stack: Stack, out: Path | None, name: str, rate: int = 100) -> Iter
         process.wait(30)
 
 
+def reference_loop_ms() -> float:
+    """CPU time of a fixed pure-Python loop (best of three): how fast this machine is right now.
+
+    Shared VMs change speed from minute to minute (the same loop has taken 0.52 and 0.79 s a few
+    seconds apart); a run's figures are comparable with another's only at a similar reading.
+    """
+    best = float("inf")
+    for _ in range(3):
+        began = time.process_time()
+        total = 0
+        for n in range(1_000_000):
+            total += n * n % 7
+        best = min(best, time.process_time() - began)
+    return round(best * 1000, 1)
+
+
 async def bench_one(kind: str, args: argparse.Namespace) -> dict[str, Any]:
+    reference_before = reference_loop_ms()
     with running_stack(kind, args.log_level, args.workers) as stack:
         location, readers = await set_up_store(stack, args.tills)
         with profiled(stack, args.profile, f"{kind}-flows", args.profile_rate):
@@ -330,6 +347,7 @@ async def bench_one(kind: str, args: argparse.Namespace) -> dict[str, Any]:
         "webhook_deliveries": webhooks.sent,
         "webhook_statuses": dict(webhooks.statuses),
         "webhook_reconnects": webhooks.reconnects,
+        "reference_loop_ms": [reference_before, reference_loop_ms()],
     }
 
 
