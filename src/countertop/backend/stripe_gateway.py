@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 import orjson
 import stripe
 
@@ -150,7 +151,7 @@ class StripeGateway:
         # The library's aiohttp transport: a Stripe call costs the backend well under half the CPU
         # it costs through its httpx one (aiohttp parses HTTP in C). Its session is opened on
         # the first call, on the running event loop.
-        self._http = _AIOHTTPClient(timeout=30)
+        self._http = _AIOHTTPClient(timeout=aiohttp.ClientTimeout(total=30))
         self.client = stripe.StripeClient(
             key or "sk_unset",
             base_addresses=base,  # type: ignore[arg-type]
