@@ -186,12 +186,11 @@ MAX_PENDING_LINES = 1000
 class _CountertopHandler(logging.StreamHandler[TextIO]):
     """The handler `configure_logging` installs (a second call replaces it): writes in batches.
 
-    Writing each line on its own costs a system call per request, which, with the interpreter
-    lock given up and taken back around it, cost more than the line itself (an eighth of the
-    CPU of a webhook delivery). Lines below WARNING are collected and written together at most
-    `FLUSH_DELAY_SECONDS` later by a small thread; a warning or an error is written at once,
-    after the lines before it, so order holds and what matters is never held back. Stopping
-    (logging's own exit hook) writes what is left.
+    Written one by one, every request's access line is a system call of its own (the
+    interpreter lock given up and taken back around it). Lines below WARNING are collected and
+    written together at most `FLUSH_DELAY_SECONDS` later by a small thread; a warning or an error
+    is written at once, after the lines before it, so order holds and what matters is never
+    held back. Stopping (logging's own exit hook) writes what is left.
     """
 
     def __init__(self, stream: TextIO, delay: float = FLUSH_DELAY_SECONDS) -> None:
@@ -208,8 +207,7 @@ class _CountertopHandler(logging.StreamHandler[TextIO]):
         except Exception:
             self.handleError(record)
             return
-        with self.lock:  # type: ignore[union-attr]
-            self.enqueue(line, record.levelno)
+        self.enqueue(line, record.levelno)
 
     def enqueue(self, line: str, level: int) -> None:
         """Write a formatted line now (a warning or worse) or with the next batch."""
@@ -390,9 +388,8 @@ def _request_id(scope: Scope) -> str:
 
 
 # A fresh request id (32 characters) is this process's random prefix and a counter, both in
-# lowercase letters:
-# unique across instances and restarts, no random bytes drawn per request, and no digits, so the
-# card-number redaction never takes an id (or a part of one) for a card number.
+# lowercase letters: unique across instances and restarts, no random bytes drawn per request, and
+# no digits, so the card-number redaction never takes an id (or a part of one) for a card number.
 _LETTERS = string.ascii_lowercase
 
 
