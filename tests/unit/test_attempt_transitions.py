@@ -22,6 +22,7 @@ from countertop.domain.attempts import (
     DropCapture,
     Event,
     Failed,
+    GivingUp,
     HandToReader,
     HoldReader,
     PaymentError,
@@ -45,6 +46,7 @@ EVENTS: dict[str, Event] = {
     "hand": HandToReader("tmr_2"),
     "check_cancel": CheckCancel(),
     "check_capture": CheckCapture(),
+    "giving_up": GivingUp(TIMEOUT),
     "authorized": Authorized(amount=1100, tip=100, card=VISA),
     "captured": Captured(amount_captured=1100, tip=100, card=VISA),
     "declined": Declined(DECLINE),
@@ -64,6 +66,7 @@ TABLE: dict[S, dict[str, tuple[object, tuple[object, ...]]]] = {
         "hand": (S.ON_READER, (HoldReader("tmr_2"),)),
         "check_cancel": (SAME, ()),
         "check_capture": (ILLEGAL, ()),
+        "giving_up": (SAME, ()),
         "authorized": (S.AUTHORIZED, (ScheduleCapture(NOW),)),
         "captured": (S.CAPTURED, ()),
         "declined": (S.DECLINED, ()),
@@ -77,6 +80,7 @@ TABLE: dict[S, dict[str, tuple[object, tuple[object, ...]]]] = {
         "hand": (ILLEGAL, ()),
         "check_cancel": (SAME, ()),
         "check_capture": (ILLEGAL, ()),
+        "giving_up": (SAME, ()),
         "authorized": (S.AUTHORIZED, (R1, ScheduleCapture(NOW))),
         "captured": (S.CAPTURED, (R1,)),
         "declined": (S.DECLINED, (R1,)),
@@ -90,6 +94,7 @@ TABLE: dict[S, dict[str, tuple[object, tuple[object, ...]]]] = {
         "hand": (ILLEGAL, ()),
         "check_cancel": (SAME, ()),
         "check_capture": (SAME, ()),
+        "giving_up": (SAME, ()),
         "authorized": (SAME, ()),
         "captured": (S.CAPTURED, (DropCapture(),)),
         "declined": (SAME, ()),
@@ -103,6 +108,7 @@ TABLE: dict[S, dict[str, tuple[object, tuple[object, ...]]]] = {
         "hand": (ILLEGAL, ()),
         "check_cancel": (ILLEGAL, ()),
         "check_capture": (ILLEGAL, ()),
+        "giving_up": (SAME, ()),
         "authorized": (SAME, ()),
         "captured": (SAME, ()),
         "declined": (SAME, ()),
@@ -116,6 +122,7 @@ TABLE: dict[S, dict[str, tuple[object, tuple[object, ...]]]] = {
         "hand": (S.ON_READER, (HoldReader("tmr_2"),)),
         "check_cancel": (SAME, ()),
         "check_capture": (ILLEGAL, ()),
+        "giving_up": (SAME, ()),
         "authorized": (S.AUTHORIZED, (ScheduleCapture(NOW),)),
         "captured": (S.CAPTURED, ()),
         "declined": (S.DECLINED, ()),
@@ -129,6 +136,7 @@ TABLE: dict[S, dict[str, tuple[object, tuple[object, ...]]]] = {
         "hand": (S.ON_READER, (HoldReader("tmr_2"),)),
         "check_cancel": (SAME, ()),
         "check_capture": (ILLEGAL, ()),
+        "giving_up": (SAME, ()),
         "authorized": (S.AUTHORIZED, (ScheduleCapture(NOW),)),
         "captured": (S.CAPTURED, ()),
         "declined": (S.DECLINED, ()),
@@ -142,6 +150,7 @@ TABLE: dict[S, dict[str, tuple[object, tuple[object, ...]]]] = {
         "hand": (ILLEGAL, ()),
         "check_cancel": (ILLEGAL, ()),
         "check_capture": (ILLEGAL, ()),
+        "giving_up": (SAME, ()),
         "authorized": (SAME, ()),
         "captured": (SAME, ()),
         "declined": (SAME, ()),
@@ -155,6 +164,7 @@ TABLE: dict[S, dict[str, tuple[object, tuple[object, ...]]]] = {
         "hand": (ILLEGAL, ()),
         "check_cancel": (ILLEGAL, ()),
         "check_capture": (ILLEGAL, ()),
+        "giving_up": (SAME, ()),
         "authorized": (SAME, ()),
         "captured": (SAME, ()),
         "declined": (SAME, ()),
@@ -168,6 +178,7 @@ TABLE: dict[S, dict[str, tuple[object, tuple[object, ...]]]] = {
         "hand": (ILLEGAL, ()),
         "check_cancel": (ILLEGAL, ()),
         "check_capture": (ILLEGAL, ()),
+        "giving_up": (SAME, ()),
         "authorized": (SAME, ()),
         "captured": (SAME, ()),
         "declined": (SAME, ()),
@@ -217,7 +228,8 @@ def test_transition(status: S, name: str) -> None:
     new, got = transition(state, EVENTS[name], NOW)
     assert new.status == (status if expected == SAME else expected)
     assert got == effects
-    if expected == SAME and name not in ("capture_failed",):
+    waiting = name == "giving_up" and status in (S.CREATED, S.ON_READER)  # keeps its reason
+    if expected == SAME and name != "capture_failed" and not waiting:
         assert new == state, "an event that changes nothing must leave the state untouched"
 
 
@@ -296,6 +308,26 @@ def test_refunds_partial_then_full() -> None:
     assert stale == partial
     full, _ = transition(partial, Refunded(1100), NOW)
     assert full.status is S.REFUNDED and full.amount_refunded == 1100
+
+
+@pytest.mark.parametrize("status", [S.CREATED, S.ON_READER])
+def test_giving_up_keeps_its_reason_whichever_report_of_the_cancel_comes_first(status: S) -> None:
+    waiting, _ = transition(attempt_in(status), GivingUp(TIMEOUT), NOW)
+    assert (waiting.status, waiting.last_error, waiting.reader) == (status, TIMEOUT, "tmr_1")
+    # Stripe's payment_intent.canceled first, then the answer to the cancel (failed, canceled):
+    for order in ([Canceled(), Failed(TIMEOUT), Canceled()], [Failed(TIMEOUT), Canceled()]):
+        state = waiting
+        for event in order:
+            state, _ = transition(state, event, NOW)
+        assert (state.status, state.last_error) == (S.CANCELED, TIMEOUT)
+
+
+def test_a_card_presented_while_giving_up_wins_and_clears_the_reason() -> None:
+    waiting, _ = transition(attempt_in(S.ON_READER), GivingUp(TIMEOUT), NOW)
+    paid, effects = transition(waiting, Authorized(amount=1000, card=VISA), NOW)
+    assert (paid.status, paid.last_error) == (S.AUTHORIZED, None)
+    assert effects == (R1, ScheduleCapture(NOW))
+    assert transition(paid, GivingUp(TIMEOUT), NOW) == (paid, ())
 
 
 def test_event_names() -> None:

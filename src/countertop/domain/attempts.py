@@ -5,6 +5,9 @@ the same PaymentIntent). Two kinds of event drive it:
 
 - commands (`AttachPaymentIntent`, `HandToReader`, `CheckCancel`, `CheckCapture`) come from the
   operator or the API; asked in the wrong state they raise `IllegalTransition`;
+- `GivingUp` is the backend's own decision to stop waiting for a card (a deadline passed), taken
+  before it cancels at Stripe: it keeps the reason, so the reason survives whichever report of
+  the cancellation arrives first; like an observation it never raises;
 - observations (`Authorized`, `Captured`, `Declined`, `Failed`, `Canceled`, `CaptureFailed`,
   `Refunded`) report what Stripe says happened. Stripe is the truth and its events come late,
   twice or out of order, so an observation never raises: one that is older than the state it
@@ -105,6 +108,13 @@ class CheckCapture:
 
 
 @dataclass(frozen=True)
+class GivingUp:
+    """The backend stops waiting for a card (created or on the reader) and says why."""
+
+    error: PaymentError
+
+
+@dataclass(frozen=True)
 class Authorized:
     amount: int
     tip: int = 0
@@ -143,7 +153,7 @@ class Refunded:
     amount_refunded: int
 
 
-Command = AttachPaymentIntent | HandToReader | CheckCancel | CheckCapture
+Command = AttachPaymentIntent | HandToReader | CheckCancel | CheckCapture | GivingUp
 Observation = Authorized | Captured | Declined | Failed | Canceled | CaptureFailed | Refunded
 Event = Command | Observation
 
@@ -302,6 +312,10 @@ def _command(state: Attempt, event: Command, now: datetime) -> tuple[Attempt, tu
             if state.status is not S.AUTHORIZED:
                 raise IllegalTransition(state.status, name)
             return state, ()
+        case GivingUp(error=error):
+            if state.status in (S.CREATED, S.ON_READER):
+                return replace(state, last_error=error), ()
+            return state, ()  # Stripe's report came first: nothing is waiting any more
 
 
 def transition(state: Attempt, event: Event, now: datetime) -> tuple[Attempt, tuple[Effect, ...]]:

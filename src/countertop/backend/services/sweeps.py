@@ -30,7 +30,7 @@ from countertop.backend.services.records import apply
 from countertop.backend.services.sync import attempt_row, sync_attempt
 from countertop.backend.store.payments import AttemptRow, OrderRow
 from countertop.backend.stripe_gateway import StripeFailure
-from countertop.domain.attempts import AttemptStatus, Canceled, Failed, PaymentError
+from countertop.domain.attempts import AttemptStatus, Canceled, Failed, GivingUp, PaymentError
 
 log = logging.getLogger("countertop.sweep")
 TIMED_OUT = PaymentError("reader_action_timeout", "No card was presented before the deadline.")
@@ -107,4 +107,7 @@ async def _give_up_if_too_old(svc: Services, row: AttemptRow) -> None:
     if row.payment_intent_id is None:
         await apply(svc, row.id, [Failed(TIMED_OUT), Canceled()], cause)
     else:
+        # The reason is kept before Stripe is asked: its `payment_intent.canceled` may be
+        # applied before the answer to the cancel is, and it does not say why.
+        await apply(svc, row.id, [GivingUp(TIMED_OUT)], cause)
         await cancel_intent(svc, row.id, row.payment_intent_id, [Failed(TIMED_OUT)], cause)
