@@ -298,7 +298,7 @@ def profiled(stack: Stack, out: Path | None, name: str, rate: int = 100) -> Iter
 def reference_loop_ms() -> float:
     """CPU time of a fixed pure-Python loop (best of three): how fast this machine is right now.
 
-    Shared VMs change speed from minute to minute (the same loop has taken 0.52 and 0.79 s a few
+    Shared VMs change speed from minute to minute (a fixed loop has taken 0.52 s and 0.79 s a few
     seconds apart); a run's figures are comparable with another's only at a similar reading.
     """
     best = float("inf")

@@ -357,23 +357,21 @@ def _direct_handler() -> _CountertopHandler | None:
     """The handler an access line reaches, if it is the only one and nothing filters on the way."""
     if access_log.filters or not access_log.isEnabledFor(logging.INFO):
         return None
-    logger: logging.Logger | None = access_log
-    while logger is not None:
-        if logger.parent is None:  # the root logger: exactly our handler, unfiltered
-            if len(logger.handlers) != 1:
-                return None
-            handler = logger.handlers[0]
-            if (
-                isinstance(handler, _CountertopHandler)
-                and not handler.filters
-                and handler.level <= logging.INFO
-                and isinstance(handler.formatter, LineFormatter)
-            ):
-                return handler
-            return None
+    logger = access_log
+    while logger.parent is not None:  # up to the root, no handler of its own on the way
         if logger.handlers or not logger.propagate:
             return None
         logger = logger.parent
+    if len(logger.handlers) != 1:  # the root: exactly our handler, unfiltered
+        return None
+    handler = logger.handlers[0]
+    if (
+        isinstance(handler, _CountertopHandler)
+        and not handler.filters
+        and handler.level <= logging.INFO
+        and isinstance(handler.formatter, LineFormatter)
+    ):
+        return handler
     return None
 
 
