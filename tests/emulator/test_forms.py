@@ -62,3 +62,10 @@ def test_numeric_metadata_keys_stay_a_hash() -> None:
 
 def test_empty_body() -> None:
     assert decode(b"") == {}
+
+
+def test_numbered_names_at_the_top_stay_named_parameters() -> None:
+    # Only nested numbered keys make a list; the top level is a set of named parameters, so an
+    # endpoint can refuse an unknown "0" as Stripe does instead of failing on a list.
+    assert decode("0[]=0") == {"0": ["0"]}
+    assert decode("0[a]=1&1[a]=2") == {"0": {"a": "1"}, "1": {"a": "2"}}

@@ -99,4 +99,7 @@ def decode(raw: str | bytes) -> Params:
             _assign(root, _split_key(key), value)
         else:
             root[key] = value
-    return _finish(root, None) if nested else root
+    if not nested:
+        return root
+    # The top level is always named parameters, even when every name is a number.
+    return {k: _finish(v, k) for k, v in root.items()}
