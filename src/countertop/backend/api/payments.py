@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 
-from countertop.backend.api.deps import services, visible_order
+from countertop.backend.api.deps import ID_PATTERN, services, visible_order
 from countertop.backend.api.documented import (
     COMMON,
     AttemptOut,
@@ -18,6 +18,7 @@ from countertop.backend.api.documented import (
 )
 from countertop.backend.api.schemas import InPersonRefundIn, PaymentIn, RefundIn, RetryIn
 from countertop.backend.auth import Principal, current_principal
+from countertop.backend.errors import ApiError
 from countertop.backend.services import capture, in_person_refunds, payments, refunds
 from countertop.backend.services.context import Services
 
@@ -42,8 +43,9 @@ Svc = Annotated[Services, Depends(services)]
 async def start_payment(
     order_id: str, body: PaymentIn, principal: Caller, svc: Svc
 ) -> dict[str, Any]:
-    order = await visible_order(svc, principal, order_id)
-    return await payments.start_payment(svc, order, body.reader, principal)
+    if not ID_PATTERN.match(order_id):
+        raise ApiError(404, "not_found", "Not found", f"No such order: {order_id}")
+    return await payments.start_payment(svc, principal, order_id, body.reader)
 
 
 @router.post(

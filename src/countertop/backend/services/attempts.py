@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 
 from countertop.backend.errors import ApiError
 from countertop.backend.services.context import Services, new_id
 from countertop.backend.services.orders import attempt_json
 from countertop.backend.services.records import refresh_order
-from countertop.backend.store.payments import AttemptRow, OrderRow, TransitionRow
+from countertop.backend.store.payments import AttemptRow, OrderRow
 from countertop.backend.stripe_gateway import StripeFailure
 from countertop.domain.attempts import AttemptStatus
+
+_INSERT_ATTEMPT = insert(AttemptRow)
 
 
 def stripe_unavailable(failure: StripeFailure) -> ApiError:
@@ -56,45 +58,47 @@ async def new_attempt(svc: Services, order: OrderRow, cause: str) -> AttemptRow:
     """The order's one active attempt: a new one, or the one a concurrent request just made."""
     now = svc.clock()
     auto_capture = svc.settings.auto_capture and svc.settings.capture_method == "manual"
-    row = AttemptRow(
-        id=new_id("att"),
-        order_id=order.id,
-        active_order_id=order.id,
-        payment_intent_id=None,
-        status=AttemptStatus.CREATED.value,
-        reader_id=None,
-        location_id=order.location_id,
-        amount=order.subtotal + order.tax,
-        currency=order.currency,
-        auto_capture=auto_capture,
-        tip=0,
-        amount_captured=0,
-        amount_refunded=0,
-        process_count=0,
-        capture_failures=0,
-        version=1,
-        created_at=now,
-        updated_at=now,
-    )
+    values: dict[str, Any] = {
+        "id": new_id("att"),
+        "order_id": order.id,
+        "active_order_id": order.id,
+        "payment_intent_id": None,
+        "status": AttemptStatus.CREATED.value,
+        "reader_id": None,
+        "location_id": order.location_id,
+        "amount": order.subtotal + order.tax,
+        "currency": order.currency,
+        "auto_capture": auto_capture,
+        "tip": 0,
+        "amount_captured": 0,
+        "amount_refunded": 0,
+        "process_count": 0,
+        "capture_failures": 0,
+        "last_error": None,
+        "capture_error": None,
+        "card_brand": None,
+        "card_last4": None,
+        "sent_at": None,
+        "version": 1,
+        "created_at": now,
+        "updated_at": now,
+    }
+    created = {
+        "order_id": order.id,
+        "entity": f"attempt:{values['id']}",
+        "from_status": None,
+        "to_status": AttemptStatus.CREATED.value,
+        "event": "created",
+        "cause": cause[:255],
+        "at": now,
+    }
     try:
-        async with svc.db.session() as s, s.begin():
-            s.add(row)
-            await s.flush()
-            s.add(
-                TransitionRow(
-                    order_id=order.id,
-                    entity=f"attempt:{row.id}",
-                    from_status=None,
-                    to_status=AttemptStatus.CREATED.value,
-                    event="created",
-                    cause=cause,
-                    at=now,
-                )
-            )
-            await refresh_order(s, order.id, "payment_started", cause, now)
+        async with svc.db.engine.begin() as conn:
+            await conn.execute(_INSERT_ATTEMPT, values)
+            await refresh_order(conn, order.id, "payment_started", cause, now, [created])
     except IntegrityError:
         existing = await active_attempt(svc, order.id)
         if existing is None:
             raise
         return existing
-    return row
+    return AttemptRow(**values)

@@ -182,15 +182,19 @@ def observations(event_type: str, obj: Json, amount: int) -> list[Observation]:
 def is_old_news(event_type: str, obj: Json, target: Target) -> bool:
     """An event with nothing to apply to its attempt.
 
-    Statuses only move on from authorized (to captured or refunded, which PaymentIntent, charge
-    and refund events carry): a reader event, an unsettled PaymentIntent or a failed charge about
-    such an attempt is old news, and Stripe need not be asked. So is a PaymentIntent or charge
-    event whose state the attempt already has (the duplicate reports of one sale: the charge
-    and the PaymentIntent both say captured). The state machine only ever moves an attempt
-    forward, so what is old news to the state read here is old news to any later state too.
+    A PaymentIntent event with no outcome and no error (`payment_intent.created`, `.processing`)
+    says nothing Stripe would need to be asked about. Statuses only move on from authorized (to
+    captured or refunded, which PaymentIntent, charge and refund events carry): a reader event, an
+    unsettled PaymentIntent or a failed charge about such an attempt is old news, and Stripe need
+    not be asked. So is a PaymentIntent or charge event whose state the attempt already has (the
+    duplicate reports of one sale: the charge and the PaymentIntent both say captured). The state
+    machine only ever moves an attempt forward, so what is old news to the state read here is old
+    news to any later state too.
     """
     observed = observations(event_type, obj, target.amount)
     if not observed:
+        if event_type.startswith("payment_intent.") and not obj.get("last_payment_error"):
+            return True  # created or processing: no outcome yet, and no decline to look into
         return target.status in ALREADY_AUTHORIZED and event_type.startswith(
             OLD_NEWS_ONCE_AUTHORIZED
         )

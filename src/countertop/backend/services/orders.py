@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from countertop.backend.services.context import Services, new_id
 from countertop.backend.services.records import error_from_json
@@ -32,7 +33,7 @@ def ms(at: datetime) -> int:
     return int(at.timestamp() * 1000)
 
 
-def attempt_json(row: AttemptRow) -> dict[str, Any]:
+def attempt_json(row: AttemptRow | Any) -> dict[str, Any]:
     error = error_from_json(row.last_error)
     capture_error = error_from_json(row.capture_error)
     return {
@@ -59,11 +60,13 @@ def attempt_json(row: AttemptRow) -> dict[str, Any]:
 
 
 def order_json(
-    order: OrderRow,
-    items: Sequence[LineItemRow],
-    attempts: Sequence[AttemptRow],
-    history: Sequence[TransitionRow],
+    order: OrderRow | Any,
+    items: Sequence[LineItemRow | Any],
+    attempts: Sequence[AttemptRow | Any],
+    history: Sequence[TransitionRow | Any],
 ) -> dict[str, Any]:
+    """The Order JSON of an order's row and its items, attempts and history (ORM objects or rows
+    of their columns)."""
     card = (
         {"brand": order.card_brand, "last4": order.card_last4}
         if order.card_brand or order.card_last4
@@ -106,74 +109,72 @@ def order_json(
     }
 
 
-async def line_items(s: AsyncSession, order_id: str) -> list[LineItemRow]:
-    query = (
-        select(LineItemRow).where(LineItemRow.order_id == order_id).order_by(LineItemRow.position)
-    )
-    return list((await s.execute(query)).scalars())
+_LINE_ITEMS = (
+    select(*LineItemRow.__table__.columns)
+    .where(LineItemRow.order_id == bindparam("order_id"))
+    .order_by(LineItemRow.position)
+)
 
 
-async def _load_view(s: AsyncSession, order: OrderRow) -> dict[str, Any]:
-    items = await line_items(s, order.id)
-    attempts = (
-        await s.execute(
-            select(AttemptRow)
-            .where(AttemptRow.order_id == order.id)
-            .order_by(AttemptRow.created_at, AttemptRow.id)
-        )
-    ).scalars()
-    history = (
-        await s.execute(
-            select(TransitionRow)
-            .where(TransitionRow.order_id == order.id)
-            .order_by(TransitionRow.id)
-        )
-    ).scalars()
-    return order_json(order, list(items), list(attempts), list(history))
+async def line_items(s: AsyncSession | AsyncConnection, order_id: str) -> list[Any]:
+    """The order's line items in cart order (rows with LineItemRow's columns)."""
+    return list((await s.execute(_LINE_ITEMS, {"order_id": order_id})).all())
+
+
+def _columns(model: Any) -> Any:
+    return select(*model.__table__.columns)
+
+
+_ORDERS = _columns(OrderRow).where(OrderRow.id.in_(bindparam("ids", expanding=True)))
+_ITEMS_OF = (
+    _columns(LineItemRow)
+    .where(LineItemRow.order_id.in_(bindparam("ids", expanding=True)))
+    .order_by(LineItemRow.order_id, LineItemRow.position)
+)
+_ATTEMPTS_OF = (
+    _columns(AttemptRow)
+    .where(AttemptRow.order_id.in_(bindparam("ids", expanding=True)))
+    .order_by(AttemptRow.created_at, AttemptRow.id)
+)
+_HISTORY_OF = (
+    _columns(TransitionRow)
+    .where(TransitionRow.order_id.in_(bindparam("ids", expanding=True)))
+    .order_by(TransitionRow.id)
+)
 
 
 async def load_views(s: AsyncSession, order_ids: Sequence[str]) -> list[dict[str, Any]]:
-    """The Order JSON of several orders in four queries (orders, items, attempts, history)."""
+    """The Order JSON of several orders in four queries (orders, items, attempts, history).
+
+    Plain rows, not ORM objects: the views are built and sent, never changed.
+    """
     if not order_ids:
         return []
-    ids = list(order_ids)
-    orders = list((await s.execute(select(OrderRow).where(OrderRow.id.in_(ids)))).scalars())
-    items: dict[str, list[LineItemRow]] = {}
-    attempts: dict[str, list[AttemptRow]] = {}
-    history: dict[str, list[TransitionRow]] = {}
-    item_query = (
-        select(LineItemRow)
-        .where(LineItemRow.order_id.in_(ids))
-        .order_by(LineItemRow.order_id, LineItemRow.position)
-    )
-    for item in (await s.execute(item_query)).scalars():
+    ids = {"ids": list(order_ids)}
+    orders = (await s.execute(_ORDERS, ids)).all()
+    if not orders:
+        return []
+    items: dict[str, list[Any]] = {}
+    attempts: dict[str, list[Any]] = {}
+    history: dict[str, list[Any]] = {}
+    for item in await s.execute(_ITEMS_OF, ids):
         items.setdefault(item.order_id, []).append(item)
-    attempt_query = (
-        select(AttemptRow)
-        .where(AttemptRow.order_id.in_(ids))
-        .order_by(AttemptRow.created_at, AttemptRow.id)
-    )
-    for attempt in (await s.execute(attempt_query)).scalars():
+    for attempt in await s.execute(_ATTEMPTS_OF, ids):
         attempts.setdefault(attempt.order_id, []).append(attempt)
-    history_query = (
-        select(TransitionRow).where(TransitionRow.order_id.in_(ids)).order_by(TransitionRow.id)
-    )
-    for step in (await s.execute(history_query)).scalars():
+    for step in await s.execute(_HISTORY_OF, ids):
         history.setdefault(step.order_id, []).append(step)
     by_id = {
         o.id: order_json(o, items.get(o.id, []), attempts.get(o.id, []), history.get(o.id, []))
         for o in orders
     }
-    return [by_id[i] for i in ids if i in by_id]
+    return [by_id[i] for i in order_ids if i in by_id]
 
 
 async def get_order_view(db: Database, order_id: str) -> dict[str, Any] | None:
     """The Order JSON with attempts and history, or None."""
     async with db.snapshot() as s:
-        order = await s.get(OrderRow, order_id)
-        if order is None:
-            return None
-        return await _load_view(s, order)
+        views = await load_views(s, [order_id])
+    return views[0] if views else None
 
 
 async def publish_order_view(
@@ -201,6 +202,11 @@ def build_cart(
     return Cart.keyed(amount)
 
 
+_INSERT_ORDER = insert(OrderRow)
+_INSERT_ITEMS = insert(LineItemRow)
+_INSERT_STEP = insert(TransitionRow)
+
+
 async def create_order(
     svc: Services, new: NewOrder, *, created_by: str | None, idempotency_key: str | None
 ) -> dict[str, Any]:
@@ -208,48 +214,52 @@ async def create_order(
     currency = normalize_currency(new.currency)
     now = svc.clock()
     order_id = new_id("ord")
-    order = OrderRow(
-        id=order_id,
-        location_id=new.location_id,
-        currency=currency,
-        status=OrderStatus.OPEN.value,
-        subtotal=new.cart.subtotal,
-        tax=new.cart.tax,
-        tip=0,
-        total=new.cart.total,
-        amount_captured=0,
-        amount_refunded=0,
-        idempotency_key=idempotency_key,
-        created_by=created_by,
-        created_at=now,
-        updated_at=now,
-    )
-    items = [
-        LineItemRow(
-            order_id=order_id,
-            position=position,
-            description=item.description,
-            quantity=item.quantity,
-            unit_amount=item.unit_amount,
-        )
+    order: dict[str, Any] = {
+        "id": order_id,
+        "location_id": new.location_id,
+        "currency": currency,
+        "status": OrderStatus.OPEN.value,
+        "subtotal": new.cart.subtotal,
+        "tax": new.cart.tax,
+        "tip": 0,
+        "total": new.cart.total,
+        "amount_captured": 0,
+        "amount_refunded": 0,
+        "card_brand": None,
+        "card_last4": None,
+        "idempotency_key": idempotency_key,
+        "created_by": created_by,
+        "created_at": now,
+        "updated_at": now,
+    }
+    items: list[dict[str, Any]] = [
+        {
+            "order_id": order_id,
+            "position": position,
+            "description": item.description,
+            "quantity": item.quantity,
+            "unit_amount": item.unit_amount,
+        }
         for position, item in enumerate(new.cart.line_items)
     ]
-    created = TransitionRow(
-        order_id=order_id,
-        entity="order",
-        from_status=None,
-        to_status=OrderStatus.OPEN.value,
-        event="created",
-        cause=f"api:create_order by {created_by}",
-        at=now,
-    )
+    created: dict[str, Any] = {
+        "order_id": order_id,
+        "entity": "order",
+        "from_status": None,
+        "to_status": OrderStatus.OPEN.value,
+        "event": "created",
+        "cause": f"api:create_order by {created_by}"[:255],
+        "at": now,
+    }
     view: dict[str, Any] | None
     try:
-        async with svc.db.session() as s, s.begin():
-            s.add(order)
-            await s.flush()
-            s.add_all([*items, created])
-        view = order_json(order, items, [], [created])  # what was just written, not read back
+        async with svc.db.engine.begin() as conn:
+            await conn.execute(_INSERT_ORDER, order)
+            await conn.execute(_INSERT_ITEMS, items)
+            await conn.execute(_INSERT_STEP, created)
+        # What was just written, not read back.
+        rows = [SimpleNamespace(**values) for values in (order, *items, created)]
+        view = order_json(rows[0], rows[1:-1], [], rows[-1:])
     except IntegrityError:
         if idempotency_key is None:
             raise

@@ -7,9 +7,10 @@ repeated after a lost answer is the same request to Stripe and never a second Pa
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from countertop.backend.errors import ApiError
 from countertop.backend.services.attempts import (
@@ -23,7 +24,7 @@ from countertop.backend.services.context import Services
 from countertop.backend.services.orders import attempt_json, line_items
 from countertop.backend.services.records import ReaderBusy, apply, reader_holder, with_state
 from countertop.backend.services.sync import attempt_row, sync_attempt
-from countertop.backend.store.payments import AttemptRow, LineItemRow, OrderRow, ReaderHoldRow
+from countertop.backend.store.payments import AttemptRow, OrderRow, ReaderHoldRow
 from countertop.backend.stripe_gateway import StripeFailure
 from countertop.domain.attempts import (
     RETRYABLE,
@@ -32,6 +33,7 @@ from countertop.domain.attempts import (
     Canceled,
     CheckCancel,
     Failed,
+    GivingUp,
     HandToReader,
     PaymentError,
 )
@@ -94,25 +96,60 @@ async def _check_not_held(svc: Services, reader_id: str, order_id: str) -> None:
         raise reader_busy(reader_id, hold.order_id)
 
 
+# The order with its active attempt, if it has one, in one statement (the attempt's columns are
+# labelled `attempt_*`); and who holds the reader.
+_ORDER_AND_ACTIVE = (
+    select(
+        *OrderRow.__table__.columns,
+        *(c.label(f"attempt_{c.key}") for c in AttemptRow.__table__.columns),
+    )
+    .select_from(OrderRow)
+    .outerjoin(AttemptRow, AttemptRow.active_order_id == OrderRow.id)
+    .where(OrderRow.id == bindparam("order_id"))
+)
+_HOLDER = select(ReaderHoldRow.order_id).where(ReaderHoldRow.reader_id == bindparam("reader_id"))
+
+
+@dataclass(frozen=True)
+class _PaymentContext:
+    order: OrderRow
+    attempt: AttemptRow | None
+    holder: str | None  # the order holding the reader, if any
+    items: list[Any]
+
+
+def _detached(model: Any, row: Any, prefix: str = "") -> Any:
+    """An unsaved copy of `model` with the columns of a Core row (for reading, never flushed)."""
+    mapping = row._mapping
+    return model(**{c.key: mapping[prefix + c.key] for c in model.__table__.columns})
+
+
 async def _payment_context(
-    svc: Services, reader_id: str, order_id: str
-) -> tuple[ReaderHoldRow | None, AttemptRow | None, list[LineItemRow]]:
-    """In one read: who holds the reader, the order's active attempt and its line items."""
-    async with svc.db.session() as s:
-        hold = await s.get(ReaderHoldRow, reader_id)
-        query = select(AttemptRow).where(AttemptRow.active_order_id == order_id)
-        row = (await s.execute(query)).scalar_one_or_none()
-        items = await line_items(s, order_id)
-    return hold, row, items
+    svc: Services, who: Any, order_id: str, reader_id: str
+) -> _PaymentContext:
+    """In one read: the order (not found if out of the caller's scope), its active attempt, the
+    reader's holder and the order's line items."""
+    async with svc.db.engine.connect() as conn:
+        found = (await conn.execute(_ORDER_AND_ACTIVE, {"order_id": order_id})).first()
+        if found is None or not who.can_access(found.location_id):
+            raise not_found("order", order_id)
+        holder = (await conn.execute(_HOLDER, {"reader_id": reader_id})).scalar()
+        items = await line_items(conn, order_id)
+    attempt = _detached(AttemptRow, found, "attempt_") if found.attempt_id is not None else None
+    return _PaymentContext(_detached(OrderRow, found), attempt, holder, items)
 
 
-async def start_payment(svc: Services, order: OrderRow, reader_id: str, who: Any) -> Json:
-    """Create (or resume) the order's attempt and hand its PaymentIntent to the reader."""
+async def start_payment(svc: Services, who: Any, order_id: str, reader_id: str) -> Json:
+    """Create (or resume) the order's attempt and hand its PaymentIntent to the reader.
+
+    `order_id` has been checked to look like an id; an order out of `who`'s scope is not found.
+    """
     cause = f"api:start_payment on {reader_id}"
+    context = await _payment_context(svc, who, order_id, reader_id)
+    order, row = context.order, context.attempt
     await usable_reader(svc, reader_id, order, who)
-    hold, row, items = await _payment_context(svc, reader_id, order.id)
-    if hold is not None and hold.order_id != order.id:
-        raise reader_busy(reader_id, hold.order_id)
+    if context.holder is not None and context.holder != order.id:
+        raise reader_busy(reader_id, context.holder)
     if row is None:
         if not is_payable(OrderStatus(order.status)):
             raise ApiError(
@@ -136,7 +173,7 @@ async def start_payment(svc: Services, order: OrderRow, reader_id: str, who: Any
     attach = None
     if row.payment_intent_id is None:
         attach = await create_payment_intent(svc, row, order)
-    return await _send(svc, row, reader_id, order, cause, attach=attach, items=items)
+    return await _send(svc, row, reader_id, order, cause, attach=attach, items=context.items)
 
 
 async def retry_payment(
@@ -190,7 +227,7 @@ async def ensure_payment_intent(
     await apply(svc, row.id, [AttachPaymentIntent(payment_intent)], cause)
 
 
-def _cart_of(order: OrderRow, items: list[LineItemRow]) -> Json:
+def _cart_of(order: OrderRow, items: list[Any]) -> Json:
     lines = [
         {"description": i.description, "quantity": i.quantity, "amount": i.unit_amount * i.quantity}
         for i in items
@@ -211,7 +248,7 @@ async def _send(
     cause: str,
     *,
     attach: str | None = None,
-    items: list[LineItemRow] | None = None,
+    items: list[Any] | None = None,
 ) -> Json:
     """Hand the attempt to the reader (recording a PaymentIntent just made with it) and send it.
 
@@ -274,6 +311,9 @@ async def _send_failed(
 ) -> None:
     error = PaymentError(failure.code, failure.message, failure.decline_code)
     if failure.code == "terminal_reader_offline":
+        # The reason is kept before Stripe is asked to cancel: its `payment_intent.canceled` may
+        # be applied before the answer to the cancel is, and it does not say why.
+        await apply(svc, attempt_id, [GivingUp(error)], cause)
         await cancel_intent(svc, attempt_id, payment_intent, [Failed(error)], cause)
         raise reader_offline(reader_id)
     if failure.network or failure.code in ("terminal_reader_timeout", "intent_invalid_state"):

@@ -210,19 +210,41 @@ OUTCOMES = frozenset(
 
 # Built once. Table-level (Core) statements: they run the same on a session or a connection.
 _ATTEMPT = select(*AttemptRow.__table__.columns).where(AttemptRow.id == bindparam("id"))
-_ORDER_FOR_UPDATE = (
-    select(OrderRow.status, OrderRow.subtotal, OrderRow.tax)
+# The order (locked) with the attempts its status is derived from, in one statement. The
+# order's own columns are labelled `order_*`; an order with no attempts yet gives one row of NULLs.
+_ORDER_WITH_ATTEMPTS = (
+    select(
+        OrderRow.status.label("order_status"),
+        OrderRow.subtotal,
+        OrderRow.tax,
+        OrderRow.tip.label("order_tip"),
+        OrderRow.total.label("order_total"),
+        OrderRow.amount_captured.label("order_captured"),
+        OrderRow.amount_refunded.label("order_refunded"),
+        OrderRow.card_brand.label("order_card_brand"),
+        OrderRow.card_last4.label("order_card_last4"),
+        AttemptRow.status,
+        AttemptRow.tip,
+        AttemptRow.amount_captured,
+        AttemptRow.amount_refunded,
+        AttemptRow.card_brand,
+        AttemptRow.card_last4,
+    )
+    .select_from(OrderRow)
+    .outerjoin(AttemptRow, AttemptRow.order_id == OrderRow.id)
     .where(OrderRow.id == bindparam("id"))
-    .with_for_update()
+    .order_by(AttemptRow.created_at, AttemptRow.id)
+    .with_for_update(of=OrderRow)
 )
-_ORDER_ATTEMPTS = select(
-    AttemptRow.status,
-    AttemptRow.tip,
-    AttemptRow.amount_captured,
-    AttemptRow.amount_refunded,
-    AttemptRow.card_brand,
-    AttemptRow.card_last4,
-).where(AttemptRow.order_id == bindparam("order_id"))
+# Parameters named `new_*`: a bind parameter may not share the name of a column it sets.
+_ORDER_DERIVED = (
+    "status", "tip", "total", "amount_captured", "amount_refunded", "card_brand", "card_last4"
+)  # fmt: skip
+_UPDATE_ORDER = (
+    update(OrderRow)
+    .where(OrderRow.id == bindparam("order_id"))
+    .values({name: bindparam(f"new_{name}") for name in (*_ORDER_DERIVED, "updated_at")})
+)
 _INSERT_TRANSITION = insert(TransitionRow)
 
 
@@ -282,9 +304,8 @@ async def apply_once(
         }
         for before, after, name in history
     ]
-    if steps:
-        await s.execute(_INSERT_TRANSITION, steps)
-    await refresh_order(s, state.order_id, history[-1][2] if history else "update", cause, now)
+    last = history[-1][2] if history else "update"
+    await refresh_order(s, state.order_id, last, cause, now, steps)
     reached = tuple(after for _, after, _ in history)
     return Applied(state, True, row.location_id, reached), effects
 
@@ -339,44 +360,68 @@ async def _schedule_capture(s: Executor, state: Attempt, at: datetime, now: date
         await s.execute(insert(OutboxRow), job)
 
 
-async def refresh_order(s: Executor, order_id: str, event: str, cause: str, now: datetime) -> None:
-    """Derive the order's status, tip, totals and card from its attempts (fresh from the database)."""
-    order = (await s.execute(_ORDER_FOR_UPDATE, {"id": order_id})).first()
-    if order is None:
+async def refresh_order(
+    s: Executor,
+    order_id: str,
+    event: str,
+    cause: str,
+    now: datetime,
+    steps: Sequence[dict[str, Any]] = (),
+) -> None:
+    """Derive the order's status, tip, totals and card from its attempts (fresh from the database).
+
+    `steps` are the attempt's transitions of this change, written in one statement with the
+    order's own. The order row is written only when what is derived changed (a payment handed
+    to a reader leaves an order in payment as it was).
+    """
+    rows = (await s.execute(_ORDER_WITH_ATTEMPTS, {"id": order_id})).all()
+    if not rows:
+        if steps:
+            await s.execute(_INSERT_TRANSITION, list(steps))
         return
-    rows = (await s.execute(_ORDER_ATTEMPTS, {"order_id": order_id})).all()
-    statuses = [AttemptStatus(r.status) for r in rows]
-    status = order_status(statuses)
-    paid = [r for r in rows if r.status in SETTLED] or [
-        r for r in rows if r.status == AttemptStatus.AUTHORIZED
+    order = rows[0]
+    attempts = [r for r in rows if r.status is not None]
+    status = order_status(AttemptStatus(r.status) for r in attempts)
+    paid = [r for r in attempts if r.status in SETTLED] or [
+        r for r in attempts if r.status == AttemptStatus.AUTHORIZED
     ]
     winner = paid[0] if paid else None
     tip = winner.tip if winner else 0
-    if order.status != status.value:
+    derived = {
+        "status": status.value,
+        "tip": tip,
+        "total": order_total(order.subtotal + order.tax, tip),
+        "amount_captured": winner.amount_captured if winner else 0,
+        "amount_refunded": winner.amount_refunded if winner else 0,
+        "card_brand": winner.card_brand if winner else None,
+        "card_last4": winner.card_last4 if winner else None,
+    }
+    current = {
+        "status": order.order_status,
+        "tip": order.order_tip,
+        "total": order.order_total,
+        "amount_captured": order.order_captured,
+        "amount_refunded": order.order_refunded,
+        "card_brand": order.order_card_brand,
+        "card_last4": order.order_card_last4,
+    }
+    if order.order_status != status.value:
         step = {
             "order_id": order_id,
             "entity": "order",
-            "from_status": order.status,
+            "from_status": order.order_status,
             "to_status": status.value,
             "event": event,
             "cause": cause[:255],
             "at": now,
         }
-        await s.execute(_INSERT_TRANSITION, [step])
-    await s.execute(
-        update(OrderRow)
-        .where(OrderRow.id == order_id)
-        .values(
-            status=status.value,
-            tip=tip,
-            total=order_total(order.subtotal + order.tax, tip),
-            amount_captured=winner.amount_captured if winner else 0,
-            amount_refunded=winner.amount_refunded if winner else 0,
-            card_brand=winner.card_brand if winner else None,
-            card_last4=winner.card_last4 if winner else None,
-            updated_at=now,
-        )
-    )
+        steps = [*steps, step]
+    if steps:
+        await s.execute(_INSERT_TRANSITION, steps)
+    if derived == current:
+        return
+    values = {f"new_{name}": value for name, value in derived.items()}
+    await s.execute(_UPDATE_ORDER, {**values, "new_updated_at": now, "order_id": order_id})
 
 
 def after_commit(svc: Services, applied: Applied, effects: Sequence[Effect]) -> None:
