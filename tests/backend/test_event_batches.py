@@ -11,7 +11,10 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
+from countertop.backend.services import events as events_module
+from countertop.backend.store.payments import WebhookEventRow
 from countertop.emulator.server import EmulatorServer
 from tests.backend.flows import create_order, get_order, present, start, wait_order
 from tests.backend.stack import Backend, Stripe, eventually, running_backend
@@ -66,6 +69,24 @@ async def _burst(backend: Backend, events: list[Json]) -> list[httpx.Response]:
         )
 
 
+async def _authorized_sale(
+    http: httpx.AsyncClient, backend: Backend, stripe_api: Stripe, amount: int
+) -> tuple[Json, Json]:
+    """An order paid by card on the first demo reader, authorized at Stripe (the order and its
+    attempt as they were when the payment started)."""
+    reader = backend.demo.reader_ids[0]
+    order = await create_order(http, backend.demo.location_id, amount=amount)
+    attempt = await start(http, order["id"], reader)
+    await present(http, reader, card_number="4242424242424242")
+
+    async def authorized() -> bool:
+        pi = await stripe_api.payment_intent(attempt["payment_intent"])
+        return bool(pi["status"] == "requires_capture")
+
+    await eventually(authorized)
+    return order, attempt
+
+
 @pytest.mark.parametrize("batches", ["written together", "failing, so one by one"])
 async def test_a_burst_of_a_sales_events_each_twice_is_stored_and_applied_once(
     database_url: str, emulator: EmulatorServer, stripe_api: Stripe, batches: str
@@ -86,18 +107,9 @@ async def test_a_burst_of_a_sales_events_each_twice_is_stored_and_applied_once(
             return await write(batch)
 
         writer._write = counted
-        reader = backend.demo.reader_ids[0]
         async with backend.client() as http:
-            order = await create_order(http, backend.demo.location_id, amount=2600)
-            attempt = await start(http, order["id"], reader)
+            order, attempt = await _authorized_sale(http, backend, stripe_api, 2600)
             payment_intent = attempt["payment_intent"]
-            await present(http, reader, card_number="4242424242424242")
-
-            async def authorized() -> bool:
-                pi = await stripe_api.payment_intent(payment_intent)
-                return bool(pi["status"] == "requires_capture")
-
-            await eventually(authorized)
             events = await _events_of(stripe_api, payment_intent)
             types = {e["type"] for e in events}
             assert {"charge.succeeded", "payment_intent.amount_capturable_updated"} <= types
@@ -144,3 +156,70 @@ async def test_a_burst_of_a_sales_events_each_twice_is_stored_and_applied_once(
 async def _has_capture_events(stripe_api: Stripe, payment_intent: str) -> bool:
     types = {e["type"] for e in await _events_of(stripe_api, payment_intent)}
     return "payment_intent.succeeded" in types
+
+
+async def test_a_sales_reports_arriving_together_are_decided_in_one_batch(
+    database_url: str, emulator: EmulatorServer, stripe_api: Stripe
+) -> None:
+    """The charge, PaymentIntent and reader reports of one authorization land in one batch: the
+    first is applied, the others are old news to the attempt it leaves authorized and are stored
+    as applied in the same transaction; none goes on its own, and Stripe is not asked."""
+    await stripe_api.control("POST", "webhooks/faults", {"kind": "drop", "count": None})
+    async with running_backend(
+        database_url, emulator, COUNTERTOP_SWEEP_INTERVAL="3600", COUNTERTOP_WEBHOOK_GRACE="3600",
+        COUNTERTOP_AUTO_CAPTURE="false",
+    ) as backend:  # fmt: skip
+        services = backend.app.state.services
+        alone: list[str] = []
+        store_alone = events_module._store_event
+
+        async def counted(svc: Any, event: Json, *args: Any) -> Any:
+            alone.append(event["type"])
+            return await store_alone(svc, event, *args)
+
+        events_module._store_event = counted  # type: ignore[assignment]
+        reads = []
+        retrieve = services.gateway.retrieve_payment_intent
+
+        async def read(payment_intent: str, **kw: Any) -> Any:
+            reads.append(payment_intent)
+            return await retrieve(payment_intent, **kw)
+
+        services.gateway.retrieve_payment_intent = read
+        try:
+            async with backend.client() as http:
+                order, attempt = await _authorized_sale(http, backend, stripe_api, 2700)
+                payment_intent = attempt["payment_intent"]
+                kinds = (
+                    "charge.succeeded",
+                    "payment_intent.amount_capturable_updated",
+                    "terminal.reader.action_succeeded",
+                )
+                found = {e["type"]: e for e in await _events_of(stripe_api, payment_intent)}
+                sale = [found[kind] for kind in kinds]
+                # Queued in one go: the writer starts after all three are waiting.
+                outcomes = await asyncio.gather(
+                    *(
+                        services.event_batches.store(e, json.dumps(e).encode(), payment_intent)
+                        for e in sale
+                    )
+                )
+                after = await get_order(http, order["id"])
+        finally:
+            events_module._store_event = store_alone  # type: ignore[assignment]
+            await stripe_api.control("DELETE", "webhooks/faults")
+        async with services.db.session() as s:
+            stored = await s.execute(
+                select(WebhookEventRow.type, WebhookEventRow.processed_at).where(
+                    WebhookEventRow.id.in_([e["id"] for e in sale])
+                )
+            )
+            processed = {row.type: row.processed_at is not None for row in stored}
+
+    assert [outcome and outcome[0] for outcome in outcomes] == ["settled"] * 3
+    assert processed == dict.fromkeys(kinds, True)
+    assert alone == [] and reads == []
+    assert after["status"] == "authorized"
+    assert [a["status"] for a in after["attempts"]] == ["authorized"]
+    steps = [(h["entity"], h["from"], h["to"]) for h in after["history"]]
+    assert steps.count((f"attempt:{attempt['id']}", "on_reader", "authorized")) == 1

@@ -12,7 +12,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 
 from countertop.backend import metrics
 from countertop.backend.errors import ApiError
@@ -21,6 +21,7 @@ from countertop.backend.services.context import Services
 from countertop.backend.services.orders import get_order_view
 from countertop.backend.services.records import CAPTURE, Applied, apply
 from countertop.backend.services.sync import attempt_row, sync_attempt
+from countertop.backend.store.base import detached
 from countertop.backend.store.payments import AttemptRow, OrderRow, OutboxRow
 from countertop.backend.stripe_gateway import StripeFailure
 from countertop.domain.attempts import AttemptStatus, CaptureFailed, CheckCapture, PaymentError
@@ -60,7 +61,8 @@ async def capture_attempt(
         error = PaymentError(failure.code, failure.message, failure.decline_code)
         metrics.record_payment_outcome("capture_failed")
         return await apply(svc, attempt_id, [CaptureFailed(error)], cause)
-    return await apply(svc, attempt_id, from_payment_intent(intent, row.amount), cause)
+    observed = from_payment_intent(intent, row.amount)
+    return await apply(svc, attempt_id, observed, cause, loaded=row)
 
 
 async def capture_order(svc: Services, order: OrderRow) -> dict[str, Any]:
@@ -128,19 +130,23 @@ async def _run_job(svc: Services, job_id: int, attempt_id: str, now: Any) -> boo
     return True
 
 
+_ATTEMPT = select(*AttemptRow.__table__.columns).where(AttemptRow.id == bindparam("id"))
+
+
 async def _claim(
     svc: Services, job_id: int, attempt_id: str, now: Any
 ) -> tuple[bool, AttemptRow | None]:
     """Lease the job (so no other worker tries it meanwhile) and read its attempt, in one go."""
-    async with svc.db.session() as s, s.begin():
-        result = await s.execute(
+    async with svc.db.engine.begin() as conn:
+        result = await conn.execute(
             update(OutboxRow)
             .where(OutboxRow.id == job_id, OutboxRow.due_at <= now)
             .values(due_at=now + LEASE)
         )
-        if not result.rowcount:  # type: ignore[attr-defined]
+        if not result.rowcount:
             return False, None
-        return True, await s.get(AttemptRow, attempt_id)
+        found = (await conn.execute(_ATTEMPT, {"id": attempt_id})).first()
+    return True, detached(AttemptRow, found) if found is not None else None
 
 
 async def _drop(svc: Services, job_id: int) -> None:

@@ -9,10 +9,13 @@ commit. The first event after a quiet spell is written at once, in a batch of on
 Inside a batch each event is decided as `store_event` decides it: an event about nothing of ours,
 or whose state its attempt already has, is stored as applied; one that carries state new to its
 attempt is applied in the same transaction; a reader event that needs Stripe is stored to be
-applied by the caller. An event a batch cannot decide goes the way of a single event instead
-(`store_event`'s own transaction, after the batch is committed): a second delivery of an event
-within one batch, a second event about an attempt the batch changes, and every event of a batch
-that failed (a concurrent change, a lost connection), which is rolled back whole.
+applied by the caller. The later events about an attempt that an earlier one changes (a sale's
+charge, PaymentIntent and reader reports arrive together) are decided once that change is
+applied, against the attempt as it then is, and stored in a second insert of the same
+transaction when they are old news. An event a batch cannot decide goes the way of a single event
+instead (`store_event`'s own transaction, after the batch is committed): a second delivery of an
+event within one batch, a later event that brings its changed attempt something new, and every
+event of a batch that failed (a concurrent change, a lost connection), which is rolled back whole.
 """
 
 from __future__ import annotations
@@ -20,9 +23,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from countertop.backend.services.context import Services
 from countertop.backend.services.events import (
@@ -36,9 +41,11 @@ from countertop.backend.services.events import (
     Target,
     decide,
     event_values,
+    is_old_news,
 )
-from countertop.backend.services.records import announce, apply_once
+from countertop.backend.services.records import Applied, announce, apply_once
 from countertop.backend.store.payments import AttemptRow, WebhookEventRow
+from countertop.domain.attempts import Attempt
 
 log = logging.getLogger("countertop.webhooks")
 
@@ -74,6 +81,7 @@ class _Planned:
     target: Target | None
     observed: list[Any]
     settled: bool
+    payment_intent: str | None
 
 
 @dataclass
@@ -125,61 +133,115 @@ class EventBatches:
         locks = any(
             w.payment_intent and str(w.event.get("type")).startswith(CARRIES_STATE) for w in batch
         )
-        applied = []
+        applied: list[tuple[tuple[Applied, list[Any]], str]] = []
         async with svc.db.engine.begin() as conn:
             rows: dict[str, Any] = {}
             if payment_intents:
                 query = _TARGETS_FOR_UPDATE if locks else _TARGETS
                 found = await conn.execute(query, {"payment_intents": payment_intents})
                 rows = {row.payment_intent_id: row for row in found}
-            planned: list[_Planned] = []
-            seen: set[str] = set()
-            changing: set[str] = set()
-            for index, waiting in enumerate(batch):
-                event, payment_intent = waiting.event, waiting.payment_intent
-                if event["id"] in seen or (payment_intent and payment_intent in changing):
-                    continue  # decided on its own, after this batch
-                event_type = str(event.get("type"))
-                obj = (event.get("data") or {}).get("object") or {}
-                row = rows.get(payment_intent) if payment_intent else None
-                target, settled, observed = decide(row, event_type, obj)
-                processed = now if settled or observed else None
-                values = event_values(event, waiting.payload, now, processed)
-                planned.append(_Planned(index, values, target, observed, settled))
-                seen.add(event["id"])
-                if observed and payment_intent:
-                    changing.add(payment_intent)
-            if not planned:
-                return outcomes
-            ordered = sorted((p.values for p in planned), key=lambda v: str(v["id"]))
-            inserted = {r[0] for r in await conn.execute(_RETURNING_ID[conn.dialect.name], ordered)}
-            again = [str(p.values["id"]) for p in planned if p.values["id"] not in inserted]
-            processed_before: dict[str, Any] = {}
-            if again:
-                found = await conn.execute(_PROCESSED, {"ids": again})
-                processed_before = {r.id: r.processed_at for r in found}
-            for plan in planned:
-                event_id = str(plan.values["id"])
-                if event_id not in inserted:
-                    done = (
-                        processed_before.get(event_id) is not None
-                        or event_id not in processed_before
-                    )
-                    outcomes[plan.index] = (DONE if done else PENDING), plan.target
-                    continue
-                if plan.observed and plan.target is not None:
-                    cause = f"webhook:{event_id} {plan.values['type']}"
-                    result = await apply_once(
-                        conn, plan.target.attempt_id, plan.observed, cause, None, now,
-                        loaded=plan.target.row,
-                    )  # fmt: skip
-                    if result is not None:
-                        applied.append((result, cause))
-                settled = plan.settled or bool(plan.observed)
-                outcomes[plan.index] = (SETTLED if settled else NEW), plan.target
+            first, later = _plan(batch, rows, now)
+            changed = await _store(conn, first, now, outcomes, applied)
+            second = _plan_later(batch, later, changed, now)
+            await _store(conn, second, now, outcomes, applied)
         for (change, effects), cause in applied:  # committed: telling of it must not undo that
             try:
                 announce(svc, change, effects, cause)
             except Exception:
                 log.exception("a change applied by %s could not be announced", cause)
         return outcomes
+
+
+def _plan(
+    batch: list[_Waiting], rows: dict[str, Any], now: datetime
+) -> tuple[list[_Planned], dict[str, list[int]]]:
+    """Decide each event against its attempt as read; returns the plans and, by PaymentIntent,
+    the later events about an attempt that an earlier one changes (decided once it has)."""
+    planned: list[_Planned] = []
+    later: dict[str, list[int]] = {}
+    seen: set[str] = set()
+    for index, waiting in enumerate(batch):
+        event, payment_intent = waiting.event, waiting.payment_intent
+        if event["id"] in seen:
+            continue  # a second delivery within the batch: decided on its own, after it
+        if payment_intent and payment_intent in later:
+            later[payment_intent].append(index)
+            continue
+        event_type = str(event.get("type"))
+        obj = (event.get("data") or {}).get("object") or {}
+        row = rows.get(payment_intent) if payment_intent else None
+        target, settled, observed = decide(row, event_type, obj)
+        processed = now if settled or observed else None
+        values = event_values(event, waiting.payload, now, processed)
+        planned.append(_Planned(index, values, target, observed, settled, payment_intent))
+        seen.add(event["id"])
+        if observed and payment_intent:
+            later[payment_intent] = []
+    return planned, later
+
+
+def _plan_later(
+    batch: list[_Waiting], later: dict[str, list[int]], changed: dict[str, Attempt], now: datetime
+) -> list[_Planned]:
+    """The later events about each changed attempt that are old news to it as it now is.
+
+    They are stored as applied in the batch. From the first that is not (it brings something
+    new, or needs Stripe), the events about that attempt are left to go on their own, in order.
+    The state machine only moves forward, so old news to the state now is old news for good.
+    """
+    planned: list[_Planned] = []
+    seen: set[str] = set()
+    for payment_intent, indexes in later.items():
+        state = changed.get(payment_intent)
+        if state is None:  # its change was not applied here (a delivery stored before)
+            continue
+        target = Target(state.id, state.amount, state.status.value, state)
+        for index in indexes:
+            event = batch[index].event
+            obj = (event.get("data") or {}).get("object") or {}
+            if event["id"] in seen or not is_old_news(str(event.get("type")), obj, target):
+                break
+            seen.add(event["id"])
+            values = event_values(event, batch[index].payload, now, now)
+            planned.append(_Planned(index, values, target, [], True, payment_intent))
+    return planned
+
+
+async def _store(
+    conn: AsyncConnection,
+    planned: list[_Planned],
+    now: datetime,
+    outcomes: list[Outcome | None],
+    applied: list[tuple[tuple[Applied, list[Any]], str]],
+) -> dict[str, Attempt]:
+    """Insert the planned events in one statement and apply those that bring new state; returns
+    the attempts changed, by PaymentIntent, as they are now."""
+    if not planned:
+        return {}
+    ordered = sorted((p.values for p in planned), key=lambda v: str(v["id"]))
+    inserted = {r[0] for r in await conn.execute(_RETURNING_ID[conn.dialect.name], ordered)}
+    again = [str(p.values["id"]) for p in planned if p.values["id"] not in inserted]
+    processed_before: dict[str, Any] = {}
+    if again:
+        found = await conn.execute(_PROCESSED, {"ids": again})
+        processed_before = {r.id: r.processed_at for r in found}
+    changed: dict[str, Attempt] = {}
+    for plan in planned:
+        event_id = str(plan.values["id"])
+        if event_id not in inserted:
+            done = processed_before.get(event_id) is not None or event_id not in processed_before
+            outcomes[plan.index] = (DONE if done else PENDING), plan.target
+            continue
+        if plan.observed and plan.target is not None:
+            cause = f"webhook:{event_id} {plan.values['type']}"
+            result = await apply_once(
+                conn, plan.target.attempt_id, plan.observed, cause, None, now,
+                loaded=plan.target.row,
+            )  # fmt: skip
+            if result is not None:
+                applied.append((result, cause))
+                if plan.payment_intent:
+                    changed[plan.payment_intent] = result[0].attempt
+        settled = plan.settled or bool(plan.observed)
+        outcomes[plan.index] = (SETTLED if settled else NEW), plan.target
+    return changed

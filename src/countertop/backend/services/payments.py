@@ -24,6 +24,7 @@ from countertop.backend.services.context import Services
 from countertop.backend.services.orders import attempt_json, line_items
 from countertop.backend.services.records import ReaderBusy, apply, reader_holder, with_state
 from countertop.backend.services.sync import attempt_row, sync_attempt
+from countertop.backend.store.base import detached
 from countertop.backend.store.payments import AttemptRow, OrderRow, ReaderHoldRow
 from countertop.backend.stripe_gateway import StripeFailure
 from countertop.domain.attempts import (
@@ -118,12 +119,6 @@ class _PaymentContext:
     items: list[Any]
 
 
-def _detached(model: Any, row: Any, prefix: str = "") -> Any:
-    """An unsaved copy of `model` with the columns of a Core row (for reading, never flushed)."""
-    mapping = row._mapping
-    return model(**{c.key: mapping[prefix + c.key] for c in model.__table__.columns})
-
-
 async def _payment_context(
     svc: Services, who: Any, order_id: str, reader_id: str
 ) -> _PaymentContext:
@@ -135,8 +130,8 @@ async def _payment_context(
             raise not_found("order", order_id)
         holder = (await conn.execute(_HOLDER, {"reader_id": reader_id})).scalar()
         items = await line_items(conn, order_id)
-    attempt = _detached(AttemptRow, found, "attempt_") if found.attempt_id is not None else None
-    return _PaymentContext(_detached(OrderRow, found), attempt, holder, items)
+    attempt = detached(AttemptRow, found, "attempt_") if found.attempt_id is not None else None
+    return _PaymentContext(detached(OrderRow, found), attempt, holder, items)
 
 
 async def start_payment(svc: Services, who: Any, order_id: str, reader_id: str) -> Json:
@@ -258,7 +253,9 @@ async def _send(
     attempt_id = row.id
     events: list[Any] = [AttachPaymentIntent(attach)] if attach else []
     try:
-        applied = await apply(svc, attempt_id, [*events, HandToReader(reader_id)], cause)
+        applied = await apply(
+            svc, attempt_id, [*events, HandToReader(reader_id)], cause, loaded=row
+        )
     except ReaderBusy as busy:
         if attach:  # taken meanwhile: the attempt still keeps the PaymentIntent it now has
             await apply(svc, attempt_id, events, cause)

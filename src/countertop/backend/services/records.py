@@ -16,6 +16,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.dialects import postgresql as postgresql_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -45,6 +47,7 @@ from countertop.domain.attempts import (
     event_name,
     transition,
 )
+from countertop.domain.errors import DomainError
 from countertop.domain.orders import order_status, order_total
 
 log = logging.getLogger("countertop.payments")
@@ -157,14 +160,28 @@ async def apply(
     cause: str,
     *,
     event_id: str | None = None,
+    loaded: AttemptRow | None = None,
 ) -> Applied | None:
-    """Apply events to an attempt and commit them with their effects; None if no such attempt."""
+    """Apply events to an attempt and commit them with their effects; None if no such attempt.
+
+    `loaded` is the attempt as the caller read it a moment ago, to save reading it again. It is
+    trusted only for a change it leads to: its version guards the write, and when it leads to
+    no change or to a refusal, the attempt is read afresh and decided again.
+    """
     for _ in range(MAX_TRIES):
         now = svc.clock()
         try:
             async with svc.db.engine.begin() as conn:
-                result = await apply_once(conn, attempt_id, events, cause, event_id, now)
+                result = await apply_once(conn, attempt_id, events, cause, event_id, now, loaded)
+                if loaded is not None and (result is None or not result[0].changed):
+                    raise StaleWrite  # perhaps only the caller's copy says so: roll back
         except StaleWrite:
+            loaded = None
+            continue
+        except DomainError:
+            if loaded is None:
+                raise
+            loaded = None
             continue
         except _HoldTaken as taken:
             holder = await reader_holder(svc, taken.reader_id)
@@ -343,21 +360,36 @@ async def _carry_out(s: Executor, state: Attempt, effects: list[Effect], now: da
 async def _schedule_capture(s: Executor, state: Attempt, at: datetime, now: datetime) -> None:
     """The attempt's one capture job, due at `at` (created, or moved with its tries and error)."""
     error = state.capture_error.message if state.capture_error else None
-    moved = await s.execute(
-        update(OutboxRow)
-        .where(OutboxRow.kind == CAPTURE, OutboxRow.attempt_id == state.id)
-        .values(due_at=at, tries=state.capture_failures, last_error=error)
+    job = {
+        "kind": CAPTURE,
+        "attempt_id": state.id,
+        "due_at": at,
+        "tries": state.capture_failures,
+        "last_error": error,
+        "created_at": now,
+    }
+    await s.execute(_UPSERT_JOB[_dialect(s)], job)
+
+
+def _dialect(s: Executor) -> str:
+    bind = s.get_bind() if isinstance(s, AsyncSession) else s
+    return bind.dialect.name
+
+
+def _upsert_job(dialect: Any) -> Any:
+    statement = dialect.insert(OutboxRow)
+    return statement.on_conflict_do_update(
+        index_elements=[OutboxRow.kind, OutboxRow.attempt_id],
+        set_={
+            "due_at": statement.excluded.due_at,
+            "tries": statement.excluded.tries,
+            "last_error": statement.excluded.last_error,
+        },
     )
-    if moved.rowcount == 0:  # type: ignore[attr-defined]
-        job = {
-            "kind": CAPTURE,
-            "attempt_id": state.id,
-            "due_at": at,
-            "tries": 0,
-            "last_error": None,
-            "created_at": now,
-        }
-        await s.execute(insert(OutboxRow), job)
+
+
+# One statement whether the job exists or not (the unique constraint on kind and attempt).
+_UPSERT_JOB = {"sqlite": _upsert_job(sqlite_dialect), "postgresql": _upsert_job(postgresql_dialect)}
 
 
 async def refresh_order(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 from sqlalchemy import DateTime, MetaData, TypeDecorator
 from sqlalchemy.engine import Dialect
@@ -38,3 +39,13 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
+
+
+Model = TypeVar("Model", bound=Base)
+
+
+def detached(model: type[Model], row: Any, prefix: str = "") -> Model:
+    """An unsaved object of `model` holding a Core row's columns (named `prefix` + column), to
+    read like one loaded by a session; never added to one."""
+    mapping = row._mapping
+    return model(**{c.key: mapping[prefix + c.key] for c in model.__table__.columns})
