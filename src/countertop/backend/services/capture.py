@@ -91,20 +91,19 @@ async def capture_order(svc: Services, order: OrderRow) -> dict[str, Any]:
     return view
 
 
+_DUE = (
+    select(OutboxRow.id, OutboxRow.attempt_id)
+    .where(OutboxRow.kind == CAPTURE, OutboxRow.due_at <= bindparam("now"))
+    .order_by(OutboxRow.due_at)
+    .limit(bindparam("limit"))
+)
+
+
 async def run_due_captures(svc: Services, limit: int = 50) -> int:
     """Try every capture job that is due; returns how many were tried."""
     now = svc.clock()
-    async with svc.db.session() as s:
-        jobs = list(
-            (
-                await s.execute(
-                    select(OutboxRow.id, OutboxRow.attempt_id)
-                    .where(OutboxRow.kind == CAPTURE, OutboxRow.due_at <= now)
-                    .order_by(OutboxRow.due_at)
-                    .limit(limit)
-                )
-            ).all()
-        )
+    async with svc.db.reads() as conn:
+        jobs = list((await conn.execute(_DUE, {"now": now, "limit": limit})).all())
     gate = asyncio.Semaphore(CONCURRENT_CAPTURES)
 
     async def run(job_id: int, attempt_id: str) -> bool:

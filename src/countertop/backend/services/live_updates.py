@@ -89,9 +89,9 @@ class LiveUpdates:
         from countertop.backend.services.orders import load_views
         from countertop.backend.services.readers import reader_json
 
-        # A plain session, not a snapshot: a change committed while these are read has announced
+        # Plain reads, not a snapshot: a change committed while these are read has announced
         # itself and is published in the next window, so a half-seen change is soon repaired.
-        async with self.svc.db.session() as s:
+        async with self.svc.db.reads() as s:
             views = await load_views(s, sorted(orders)) if orders else []
             holds: dict[str, str] = {}
             if readers:

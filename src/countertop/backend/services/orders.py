@@ -143,7 +143,9 @@ _HISTORY_OF = (
 )
 
 
-async def load_views(s: AsyncSession, order_ids: Sequence[str]) -> list[dict[str, Any]]:
+async def load_views(
+    s: AsyncSession | AsyncConnection, order_ids: Sequence[str]
+) -> list[dict[str, Any]]:
     """The Order JSON of several orders in four queries (orders, items, attempts, history).
 
     Plain rows, not ORM objects: the views are built and sent, never changed.
