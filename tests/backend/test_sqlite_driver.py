@@ -80,3 +80,27 @@ async def test_a_writer_waits_for_another_writers_commit(engine: AsyncEngine) ->
     async with engine.connect() as conn:
         names = (await conn.execute(text("SELECT name FROM t ORDER BY id"))).scalars().all()
     assert names == ["first", "second"]
+
+
+async def test_one_trip_per_statement_and_one_per_commit(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reads and a committed write cost the trips their statements and commit need, no more: the
+    pool's rollback of a connection with no transaction open stays on the event loop."""
+    trips: list[str] = []
+    execute = OneTripConnection._execute
+
+    async def counted(self: OneTripConnection, fn: object, *args: object, **kw: object) -> object:
+        trips.append(getattr(fn, "__name__", "") or type(fn).__name__)
+        return await execute(self, fn, *args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(OneTripConnection, "_execute", counted)
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
+    reads = len(trips)
+    async with engine.begin() as conn:
+        await conn.execute(text("INSERT INTO t (name) VALUES ('kept')"))
+    writes = len(trips) - reads
+    async with engine.connect() as conn:
+        kept = (await conn.execute(text("SELECT count(*) FROM t WHERE name = 'kept'"))).scalar()
+    assert (reads, writes, kept) == (1, 2, 1)

@@ -5,7 +5,9 @@ four calls per statement (open a cursor, execute, fetch the rows, close the curs
 between the event loop and that thread, each a queue put, a thread wake-up and a callback back into
 the loop. Those hand-offs were a third of the backend's time on SQLite. The connection here is
 aiosqlite's own, with a cursor that does the four steps in a single hand-off and keeps the rows
-for SQLAlchemy to read; everything else (transactions, the thread, closing) is aiosqlite's.
+for SQLAlchemy to read; everything else (transactions, the thread, closing) is aiosqlite's,
+except that a commit or rollback with no transaction open (the pool rolls back every connection
+it takes back) does not go to the thread at all.
 
 Used through `create_async_engine(url, async_creator=...)` (see `store/db.py`).
 """
@@ -89,6 +91,16 @@ class OneTripConnection(aiosqlite.Connection):
 
     def cursor(self) -> OneTripCursor:  # type: ignore[override]
         return OneTripCursor(self)
+
+    async def commit(self) -> None:
+        if self._conn.in_transaction:  # else there is nothing to commit: no trip to the thread
+            await super().commit()
+
+    async def rollback(self) -> None:
+        # The pool rolls back every connection it takes back, most of them after a commit or
+        # after reads only: with no transaction open there is nothing to do on the thread.
+        if self._conn.in_transaction:
+            await super().rollback()
 
     async def run(self, work: Callable[[sqlite3.Connection], Any]) -> Any:
         """Run `work(sqlite3_connection)` on the connection's thread."""
