@@ -55,9 +55,11 @@ class Database:
         if self.is_sqlite:
             database = make_url(self.url).database
             if database and database != ":memory:":
-                # One trip to the database thread per statement (store/sqlite_driver.py).
+                # One trip to the database thread per statement (store/sqlite_driver.py). The
+                # backend runs about 130 distinct statements (an IN list of each length is one),
+                # more than sqlite3's default cache of 128 prepared statements per connection.
                 kwargs["async_creator"] = sqlite_driver.connector(
-                    database, timeout=10, check_same_thread=False
+                    database, timeout=10, check_same_thread=False, cached_statements=512
                 )
             else:
                 kwargs["connect_args"] = {"timeout": 10}
