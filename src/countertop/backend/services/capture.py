@@ -102,7 +102,7 @@ _DUE = (
 async def run_due_captures(svc: Services, limit: int = 50) -> int:
     """Try every capture job that is due; returns how many were tried."""
     now = svc.clock()
-    async with svc.db.reads() as conn:
+    async with svc.db.autocommit() as conn:
         jobs = list((await conn.execute(_DUE, {"now": now, "limit": limit})).all())
     gate = asyncio.Semaphore(CONCURRENT_CAPTURES)
 

@@ -4,7 +4,10 @@ Stripe sends bursts: five events for every sale, retries, duplicates. Stored one
 costs a transaction of its own (a read of its attempt, an insert, a commit). Here the events that
 arrive while a batch is being written wait for it and are written together in the next one: one
 read of all their attempts (locked while the batch changes them), one multi-row insert, one
-commit. The first event after a quiet spell is written at once, in a batch of one.
+commit. The first event after a quiet spell is written at once, in a batch of one. On PostgreSQL
+a batch that changes no attempt (most do not: old news, reader events left for Stripe) is read and
+inserted with no transaction around it, which saves the BEGIN and COMMIT round trips; one that
+changes an attempt is decided again in a transaction, on the attempts locked.
 
 Inside a batch each event is decided as `store_event` decides it: an event about nothing of ours,
 or whose state its attempt already has, is stored as applied; one that carries state new to its
@@ -133,13 +136,22 @@ class EventBatches:
         locks = any(
             w.payment_intent and str(w.event.get("type")).startswith(CARRIES_STATE) for w in batch
         )
+        if not svc.db.is_sqlite:
+            # Most batches change no attempt (old news, reports about nothing of ours, reader
+            # events left for Stripe): their events are only stored, and on PostgreSQL with no
+            # transaction around the read and the insert (no BEGIN and COMMIT round trips). Old
+            # news to the attempt as read is old news to any later state too.
+            async with svc.db.autocommit() as conn:
+                rows = await _targets(conn, payment_intents, lock=False)
+                first, _ = _plan(batch, rows, now)
+                if not any(plan.observed for plan in first):
+                    await _store(conn, first, now, outcomes, [])
+                    return outcomes
+        # Some event brings its attempt something new: decided (again) on the attempts locked,
+        # and applied in the transaction that stores the events.
         applied: list[tuple[tuple[Applied, list[Any]], str]] = []
         async with svc.db.engine.begin() as conn:
-            rows: dict[str, Any] = {}
-            if payment_intents:
-                query = _TARGETS_FOR_UPDATE if locks else _TARGETS
-                found = await conn.execute(query, {"payment_intents": payment_intents})
-                rows = {row.payment_intent_id: row for row in found}
+            rows = await _targets(conn, payment_intents, lock=locks)
             first, later = _plan(batch, rows, now)
             changed = await _store(conn, first, now, outcomes, applied)
             second = _plan_later(batch, later, changed, now)
@@ -150,6 +162,17 @@ class EventBatches:
             except Exception:
                 log.exception("a change applied by %s could not be announced", cause)
         return outcomes
+
+
+async def _targets(
+    conn: AsyncConnection, payment_intents: list[str], *, lock: bool
+) -> dict[str, Any]:
+    """The attempts of these PaymentIntents, by PaymentIntent (locked, in id order, if `lock`)."""
+    if not payment_intents:
+        return {}
+    query = _TARGETS_FOR_UPDATE if lock else _TARGETS
+    found = await conn.execute(query, {"payment_intents": payment_intents})
+    return {row.payment_intent_id: row for row in found}
 
 
 def _plan(

@@ -91,7 +91,7 @@ class LiveUpdates:
 
         # Plain reads, not a snapshot: a change committed while these are read has announced
         # itself and is published in the next window, so a half-seen change is soon repaired.
-        async with self.svc.db.reads() as s:
+        async with self.svc.db.autocommit() as s:
             views = await load_views(s, sorted(orders)) if orders else []
             holds: dict[str, str] = {}
             if readers:

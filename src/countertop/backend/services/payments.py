@@ -124,7 +124,7 @@ async def _payment_context(
 ) -> _PaymentContext:
     """In one read: the order (not found if out of the caller's scope), its active attempt, the
     reader's holder and the order's line items."""
-    async with svc.db.reads() as conn:
+    async with svc.db.autocommit() as conn:
         found = (await conn.execute(_ORDER_AND_ACTIVE, {"order_id": order_id})).first()
         if found is None or not who.can_access(found.location_id):
             raise not_found("order", order_id)

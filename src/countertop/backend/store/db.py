@@ -80,8 +80,8 @@ class Database:
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        # Reads that need no snapshot run outside a transaction on PostgreSQL: no BEGIN and
-        # ROLLBACK round trips around them (SQLite reads outside a transaction already).
+        # Statements that need no transaction run outside one on PostgreSQL: no BEGIN and
+        # COMMIT or ROLLBACK round trips around them (SQLite reads outside one already).
         self._reader = (
             self.engine
             if self.is_sqlite
@@ -94,8 +94,10 @@ class Database:
             yield session
 
     @asynccontextmanager
-    async def reads(self) -> AsyncIterator[AsyncConnection]:
-        """A connection for reads that need not see one state together (each sees the newest)."""
+    async def autocommit(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for statements that need no transaction around them (reads that need not
+        see one state together). On PostgreSQL each statement commits by itself, a write too; on
+        SQLite a write still needs a transaction (`engine.begin()`)."""
         async with self._reader.connect() as conn:
             yield conn
 
