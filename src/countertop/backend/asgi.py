@@ -15,4 +15,4 @@ from countertop.backend.settings import Settings
 
 
 def create() -> FastAPI:
-    return create_app(Settings())
+    return create_app(Settings(), freeze_gc=True)

@@ -91,7 +91,7 @@ def serve(
             timeout_keep_alive=KEEP_ALIVE_SECONDS,
         )
         return
-    app = create_app(settings, on_ready=lambda demo: announce(url, demo))
+    app = create_app(settings, on_ready=lambda demo: announce(url, demo), freeze_gc=True)
     # log_config=None: uvicorn's records go through the app's redacting handler (logs.py).
     config = uvicorn.Config(
         app,
