@@ -97,15 +97,20 @@ def count_payment_intent_reads(backend: Backend) -> list[str]:
     return asked
 
 
+async def _on_reader(http: httpx.AsyncClient, backend: Backend) -> tuple[dict[str, object], str]:
+    """An order of 25.00 waiting on the first demo reader, and its PaymentIntent."""
+    order = await create_order(http, backend.demo.location_id, amount=2500)
+    attempt = await start(http, order["id"], backend.demo.reader_ids[0])
+    return order, str(attempt["payment_intent"])
+
+
 async def test_a_payment_intent_event_with_no_outcome_is_stored_applied_and_asks_stripe_nothing(
     backend: Backend,
 ) -> None:
     reader = backend.demo.reader_ids[0]
     asked = count_payment_intent_reads(backend)
     async with backend.client() as http:
-        order = await create_order(http, backend.demo.location_id, amount=2500)
-        attempt = await start(http, order["id"], reader)
-        pi = attempt["payment_intent"]
+        order, pi = await _on_reader(http, backend)
         quiet = [
             ("evt_pi_created_late", "payment_intent.created", "requires_payment_method"),
             ("evt_pi_processing", "payment_intent.processing", "processing"),
@@ -133,12 +138,9 @@ async def test_a_payment_intent_event_with_no_outcome_is_stored_applied_and_asks
 async def test_a_payment_intent_event_with_an_error_is_looked_into(backend: Backend) -> None:
     """A PaymentIntent back to requires_payment_method with an error may be a decline: Stripe is
     asked, and the reader says the payment is still being presented, so nothing changes."""
-    reader = backend.demo.reader_ids[0]
     asked = count_payment_intent_reads(backend)
     async with backend.client() as http:
-        order = await create_order(http, backend.demo.location_id, amount=2500)
-        attempt = await start(http, order["id"], reader)
-        pi = attempt["payment_intent"]
+        order, pi = await _on_reader(http, backend)
         error = {"code": "card_declined", "decline_code": "generic_decline", "message": "Declined"}
         payload = payment_intent_event(
             "evt_pi_failed_forged_state", "payment_intent.payment_failed", pi,

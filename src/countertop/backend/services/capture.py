@@ -19,7 +19,7 @@ from countertop.backend.errors import ApiError
 from countertop.backend.services.attempts import active_attempt, stripe_unavailable
 from countertop.backend.services.context import Services
 from countertop.backend.services.orders import get_order_view
-from countertop.backend.services.records import CAPTURE, Applied, apply
+from countertop.backend.services.records import ATTEMPT_BY_ID, CAPTURE, Applied, apply
 from countertop.backend.services.sync import attempt_row, sync_attempt
 from countertop.backend.store.base import detached
 from countertop.backend.store.payments import AttemptRow, OrderRow, OutboxRow
@@ -129,9 +129,6 @@ async def _run_job(svc: Services, job_id: int, attempt_id: str, now: Any) -> boo
     return True
 
 
-_ATTEMPT = select(*AttemptRow.__table__.columns).where(AttemptRow.id == bindparam("id"))
-
-
 async def _claim(
     svc: Services, job_id: int, attempt_id: str, now: Any
 ) -> tuple[bool, AttemptRow | None]:
@@ -144,7 +141,7 @@ async def _claim(
         )
         if not result.rowcount:
             return False, None
-        found = (await conn.execute(_ATTEMPT, {"id": attempt_id})).first()
+        found = (await conn.execute(ATTEMPT_BY_ID, {"id": attempt_id})).first()
     return True, detached(AttemptRow, found) if found is not None else None
 
 

@@ -226,20 +226,18 @@ OUTCOMES = frozenset(
 
 
 # Built once. Table-level (Core) statements: they run the same on a session or a connection.
-_ATTEMPT = select(*AttemptRow.__table__.columns).where(AttemptRow.id == bindparam("id"))
-# The order (locked) with the attempts its status is derived from, in one statement. The
-# order's own columns are labelled `order_*`; an order with no attempts yet gives one row of NULLs.
+ATTEMPT_BY_ID = select(*AttemptRow.__table__.columns).where(AttemptRow.id == bindparam("id"))
+# What an order holds that is derived from its attempts.
+_ORDER_DERIVED = (
+    "status", "tip", "total", "amount_captured", "amount_refunded", "card_brand", "card_last4"
+)  # fmt: skip
+# The order (locked) with the attempts its status is derived from, in one statement. The order's
+# own columns are labelled `order_*`; an order with no attempts yet gives one row of NULLs.
 _ORDER_WITH_ATTEMPTS = (
     select(
-        OrderRow.status.label("order_status"),
         OrderRow.subtotal,
         OrderRow.tax,
-        OrderRow.tip.label("order_tip"),
-        OrderRow.total.label("order_total"),
-        OrderRow.amount_captured.label("order_captured"),
-        OrderRow.amount_refunded.label("order_refunded"),
-        OrderRow.card_brand.label("order_card_brand"),
-        OrderRow.card_last4.label("order_card_last4"),
+        *(OrderRow.__table__.c[name].label(f"order_{name}") for name in _ORDER_DERIVED),
         AttemptRow.status,
         AttemptRow.tip,
         AttemptRow.amount_captured,
@@ -254,9 +252,6 @@ _ORDER_WITH_ATTEMPTS = (
     .with_for_update(of=OrderRow)
 )
 # Parameters named `new_*`: a bind parameter may not share the name of a column it sets.
-_ORDER_DERIVED = (
-    "status", "tip", "total", "amount_captured", "amount_refunded", "card_brand", "card_last4"
-)  # fmt: skip
 _UPDATE_ORDER = (
     update(OrderRow)
     .where(OrderRow.id == bindparam("order_id"))
@@ -284,7 +279,11 @@ async def apply_once(
     `loaded` is the attempt's row if the caller just read it in this transaction (its version
     still guards the write). Core statements only: no ORM objects are loaded or flushed.
     """
-    row = loaded if loaded is not None else (await s.execute(_ATTEMPT, {"id": attempt_id})).first()
+    row = (
+        loaded
+        if loaded is not None
+        else (await s.execute(ATTEMPT_BY_ID, {"id": attempt_id})).first()
+    )
     if row is None:
         return None
     original = state = to_domain(row)
@@ -428,15 +427,7 @@ async def refresh_order(
         "card_brand": winner.card_brand if winner else None,
         "card_last4": winner.card_last4 if winner else None,
     }
-    current = {
-        "status": order.order_status,
-        "tip": order.order_tip,
-        "total": order.order_total,
-        "amount_captured": order.order_captured,
-        "amount_refunded": order.order_refunded,
-        "card_brand": order.order_card_brand,
-        "card_last4": order.order_card_last4,
-    }
+    current = {name: order._mapping[f"order_{name}"] for name in _ORDER_DERIVED}
     if order.order_status != status.value:
         step = {
             "order_id": order_id,
