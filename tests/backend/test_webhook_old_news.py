@@ -120,6 +120,9 @@ async def test_a_payment_intent_event_with_no_outcome_is_stored_applied_and_asks
             for event_id, kind, status in quiet
         ]
         during = await get_order(http, order["id"])
+        # Only what the two events made the backend ask counts: the sale's own reports that
+        # follow may race each other, and a reader report that comes first is checked with Stripe.
+        asked_for_quiet = list(asked)
         await present(http, reader, card_number="4242424242424242")
         await wait_order(http, order["id"], "paid")
     async with backend.app.state.services.db.session() as s:
@@ -132,7 +135,7 @@ async def test_a_payment_intent_event_with_no_outcome_is_stored_applied_and_asks
     assert [a.json() for a in answers] == [{"received": True}] * 2
     assert during["status"] == "in_payment" and during["attempts"][0]["status"] == "on_reader"
     assert processed == {"evt_pi_created_late": True, "evt_pi_processing": True}
-    assert pi not in asked
+    assert pi not in asked_for_quiet
 
 
 async def test_a_payment_intent_event_with_an_error_is_looked_into(backend: Backend) -> None:
