@@ -161,9 +161,10 @@ async def _has_capture_events(stripe_api: Stripe, payment_intent: str) -> bool:
 async def test_a_sales_reports_arriving_together_are_decided_in_one_batch(
     database_url: str, emulator: EmulatorServer, stripe_api: Stripe
 ) -> None:
-    """The charge, PaymentIntent and reader reports of one authorization land in one batch: the
-    first is applied, the others are old news to the attempt it leaves authorized and are stored
-    as applied in the same transaction; none goes on its own, and Stripe is not asked."""
+    """The charge, PaymentIntent and reader reports of one authorization land in one batch, each
+    delivered twice: the first is applied, the others are old news to the attempt it leaves
+    authorized and are stored as applied in the same transaction, and each second delivery is told
+    it is a duplicate; none goes on its own, and Stripe is not asked."""
     await stripe_api.control("POST", "webhooks/faults", {"kind": "drop", "count": None})
     async with running_backend(
         database_url, emulator, COUNTERTOP_SWEEP_INTERVAL="3600", COUNTERTOP_WEBHOOK_GRACE="3600",
@@ -197,11 +198,11 @@ async def test_a_sales_reports_arriving_together_are_decided_in_one_batch(
                 )
                 found = {e["type"]: e for e in await _events_of(stripe_api, payment_intent)}
                 sale = [found[kind] for kind in kinds]
-                # Queued in one go: the writer starts after all three are waiting.
+                # Queued in one go: the writer starts after all six are waiting.
                 outcomes = await asyncio.gather(
                     *(
                         services.event_batches.store(e, json.dumps(e).encode(), payment_intent)
-                        for e in sale
+                        for e in [*sale, *sale]
                     )
                 )
                 after = await get_order(http, order["id"])
@@ -216,7 +217,7 @@ async def test_a_sales_reports_arriving_together_are_decided_in_one_batch(
             )
             processed = {row.type: row.processed_at is not None for row in stored}
 
-    assert [outcome and outcome[0] for outcome in outcomes] == ["settled"] * 3
+    assert [outcome and outcome[0] for outcome in outcomes] == ["settled"] * 3 + ["done"] * 3
     assert processed == dict.fromkeys(kinds, True)
     assert alone == [] and reads == []
     assert after["status"] == "authorized"

@@ -15,10 +15,12 @@ attempt is applied in the same transaction; a reader event that needs Stripe is 
 applied by the caller. The later events about an attempt that an earlier one changes (a sale's
 charge, PaymentIntent and reader reports arrive together) are decided once that change is
 applied, against the attempt as it then is, and stored in a second insert of the same
-transaction when they are old news. An event a batch cannot decide goes the way of a single event
-instead (`store_event`'s own transaction, after the batch is committed): a second delivery of an
-event within one batch, a later event that brings its changed attempt something new, and every
-event of a batch that failed (a concurrent change, a lost connection), which is rolled back whole.
+transaction when they are old news. A second delivery of an event within one batch (Stripe does
+deliver an event twice at once, now and then) is answered as the first one's duplicate, once the
+first is decided. An event a batch cannot decide goes the way of a single event instead
+(`store_event`'s own transaction, after the batch is committed): a later event that brings its
+changed attempt something new, and every event of a batch that failed (a concurrent change, a
+lost connection), which is rolled back whole.
 """
 
 from __future__ import annotations
@@ -54,6 +56,10 @@ log = logging.getLogger("countertop.webhooks")
 
 MAX_BATCH = 64
 Outcome = tuple[str, Target | None]
+# What a second delivery in the batch is told, by what its first delivery was told: one stored
+# now is a duplicate, applied (DONE) or being applied by its first caller (PENDING: applied
+# again by the second, harmlessly, as `store_event` would have it).
+_AGAIN = {SETTLED: DONE, DONE: DONE, NEW: PENDING, PENDING: PENDING}
 
 _TARGETS = (
     select(*AttemptRow.__table__.columns)
@@ -75,6 +81,24 @@ class _Waiting:
     payload: bytes
     payment_intent: str | None
     outcome: asyncio.Future[Outcome | None]
+
+
+@dataclass
+class _Plan:
+    """The batch's events decided against their attempts as read (`first`); the later events
+    about each attempt that one of them changes, by PaymentIntent (`later`); and each second
+    delivery of an event, with the index of its first (`again`)."""
+
+    first: list[_Planned]
+    later: dict[str, list[int]]
+    again: list[tuple[int, int]]
+
+    def answer_again(self, outcomes: list[Outcome | None]) -> list[Outcome | None]:
+        """Tell each second delivery what its first one's outcome makes it."""
+        for index, first in self.again:
+            told = outcomes[first]
+            outcomes[index] = None if told is None else (_AGAIN[told[0]], told[1])
+        return outcomes
 
 
 @dataclass
@@ -143,25 +167,25 @@ class EventBatches:
             # news to the attempt as read is old news to any later state too.
             async with svc.db.autocommit() as conn:
                 rows = await _targets(conn, payment_intents, lock=False)
-                first, _ = _plan(batch, rows, now)
-                if not any(plan.observed for plan in first):
-                    await _store(conn, first, now, outcomes, [])
-                    return outcomes
+                plan = _plan(batch, rows, now)
+                if not any(planned.observed for planned in plan.first):
+                    await _store(conn, plan.first, now, outcomes, [])
+                    return plan.answer_again(outcomes)
         # Some event brings its attempt something new: decided (again) on the attempts locked,
         # and applied in the transaction that stores the events.
         applied: list[tuple[tuple[Applied, list[Any]], str]] = []
         async with svc.db.engine.begin() as conn:
             rows = await _targets(conn, payment_intents, lock=locks)
-            first, later = _plan(batch, rows, now)
-            changed = await _store(conn, first, now, outcomes, applied)
-            second = _plan_later(batch, later, changed, now)
+            plan = _plan(batch, rows, now)
+            changed = await _store(conn, plan.first, now, outcomes, applied)
+            second = _plan_later(batch, plan.later, changed, now)
             await _store(conn, second, now, outcomes, applied)
         for (change, effects), cause in applied:  # committed: telling of it must not undo that
             try:
                 announce(svc, change, effects, cause)
             except Exception:
                 log.exception("a change applied by %s could not be announced", cause)
-        return outcomes
+        return plan.answer_again(outcomes)
 
 
 async def _targets(
@@ -175,18 +199,19 @@ async def _targets(
     return {row.payment_intent_id: row for row in found}
 
 
-def _plan(
-    batch: list[_Waiting], rows: dict[str, Any], now: datetime
-) -> tuple[list[_Planned], dict[str, list[int]]]:
-    """Decide each event against its attempt as read; returns the plans and, by PaymentIntent,
-    the later events about an attempt that an earlier one changes (decided once it has)."""
+def _plan(batch: list[_Waiting], rows: dict[str, Any], now: datetime) -> _Plan:
+    """Decide each event against its attempt as read; the later events about an attempt that an
+    earlier one changes are decided once it has, and second deliveries once their first is."""
     planned: list[_Planned] = []
     later: dict[str, list[int]] = {}
-    seen: set[str] = set()
+    again: list[tuple[int, int]] = []
+    first_of: dict[str, int] = {}
     for index, waiting in enumerate(batch):
         event, payment_intent = waiting.event, waiting.payment_intent
-        if event["id"] in seen:
-            continue  # a second delivery within the batch: decided on its own, after it
+        if event["id"] in first_of:
+            again.append((index, first_of[event["id"]]))
+            continue
+        first_of[event["id"]] = index
         if payment_intent and payment_intent in later:
             later[payment_intent].append(index)
             continue
@@ -197,10 +222,9 @@ def _plan(
         processed = now if settled or observed else None
         values = event_values(event, waiting.payload, now, processed)
         planned.append(_Planned(index, values, target, observed, settled, payment_intent))
-        seen.add(event["id"])
         if observed and payment_intent:
             later[payment_intent] = []
-    return planned, later
+    return _Plan(planned, later, again)
 
 
 def _plan_later(
@@ -213,7 +237,6 @@ def _plan_later(
     The state machine only moves forward, so old news to the state now is old news for good.
     """
     planned: list[_Planned] = []
-    seen: set[str] = set()
     for payment_intent, indexes in later.items():
         state = changed.get(payment_intent)
         if state is None:  # its change was not applied here (a delivery stored before)
@@ -222,9 +245,8 @@ def _plan_later(
         for index in indexes:
             event = batch[index].event
             obj = (event.get("data") or {}).get("object") or {}
-            if event["id"] in seen or not is_old_news(str(event.get("type")), obj, target):
+            if not is_old_news(str(event.get("type")), obj, target):
                 break
-            seen.add(event["id"])
             values = event_values(event, batch[index].payload, now, now)
             planned.append(_Planned(index, values, target, [], True, payment_intent))
     return planned
