@@ -7,9 +7,10 @@ Every method takes an optional `stripe_account` for Connect (the `Stripe-Account
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 import orjson
@@ -78,14 +79,6 @@ def _failure(error: stripe.StripeError) -> StripeFailure:
     )
 
 
-async def _call(request: Awaitable[Any]) -> Json:
-    try:
-        result = await request
-    except stripe.StripeError as error:
-        raise _failure(error) from None
-    return result.to_dict()
-
-
 def verify_webhook(
     payload: bytes, signature: str | None, secret: str, tolerance: int = 300
 ) -> Json:
@@ -108,6 +101,11 @@ def verify_webhook(
     if not isinstance(event, dict):
         raise WebhookRejected("not a Stripe event: not a JSON object")
     return event
+
+
+def _id(object_id: str) -> str:
+    """An object id as one path segment, whatever it holds."""
+    return quote(object_id, safe="")
 
 
 def _options(idempotency_key: str | None, stripe_account: str | None) -> Any:
@@ -159,13 +157,34 @@ class StripeGateway:
             http_client=self._http,
         )
 
-    @property
-    def v1(self) -> Any:
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        params: Json | None = None,
+        *,
+        idempotency_key: str | None = None,
+        stripe_account: str | None = None,
+    ) -> Json:
+        """One call through the library's raw request: the same transport, retries, headers and
+        errors as its resource methods, with the answer kept as the plain JSON it arrived as.
+
+        The backend works on dicts; turning each answer into StripeObjects and back cost more
+        CPU than sending the request.
+        """
         if not self.configured:
             raise StripeFailure(
                 "stripe_unconfigured", "STRIPE_SECRET_KEY is not set", http_status=503
             )
-        return self.client.v1
+        options = _options(idempotency_key, stripe_account)
+        try:
+            answer = await self.client.raw_request_async(method, path, **(params or {}), **options)
+        except stripe.StripeError as error:
+            raise _failure(error) from None
+        data = answer.data
+        if not isinstance(data, dict):
+            raise StripeFailure("api_error", "Stripe answered with no JSON object", network=True)
+        return data
 
     # ---- PaymentIntents ------------------------------------------------------------------------
 
@@ -193,42 +212,42 @@ class StripeGateway:
             params["payment_method_options"] = payment_method_options
         if description:
             params["description"] = description
-        return await _call(
-            self.v1.payment_intents.create_async(
-                params,
-                _options(idempotency_key, stripe_account),
-            )
+        return await self._request(
+            "post",
+            "/v1/payment_intents",
+            params,
+            idempotency_key=idempotency_key,
+            stripe_account=stripe_account,
         )
 
     async def retrieve_payment_intent(
         self, payment_intent: str, *, stripe_account: str | None = None
     ) -> Json:
-        return await _call(
-            self.v1.payment_intents.retrieve_async(
-                payment_intent,
-                {"expand": ["latest_charge"]},
-                _options(None, stripe_account),
-            )
+        return await self._request(
+            "get",
+            f"/v1/payment_intents/{_id(payment_intent)}",
+            {"expand": ["latest_charge"]},
+            stripe_account=stripe_account,
         )
 
     async def capture_payment_intent(
         self, payment_intent: str, *, idempotency_key: str, stripe_account: str | None = None
     ) -> Json:
-        return await _call(
-            self.v1.payment_intents.capture_async(
-                payment_intent,
-                {"expand": ["latest_charge"]},
-                _options(idempotency_key, stripe_account),
-            )
+        return await self.capture_payment_intent_amount(
+            payment_intent,
+            amount_to_capture=None,
+            idempotency_key=idempotency_key,
+            stripe_account=stripe_account,
         )
 
     async def cancel_payment_intent(
         self, payment_intent: str, *, idempotency_key: str, stripe_account: str | None = None
     ) -> Json:
-        return await _call(
-            self.v1.payment_intents.cancel_async(
-                payment_intent, {}, _options(idempotency_key, stripe_account)
-            )
+        return await self._request(
+            "post",
+            f"/v1/payment_intents/{_id(payment_intent)}/cancel",
+            idempotency_key=idempotency_key,
+            stripe_account=stripe_account,
         )
 
     async def create_refund(
@@ -246,18 +265,19 @@ class StripeGateway:
             params["amount"] = amount
         if reason:
             params["reason"] = reason
-        return await _call(
-            self.v1.refunds.create_async(
-                params,
-                _options(idempotency_key, stripe_account),
-            )
+        return await self._request(
+            "post",
+            "/v1/refunds",
+            params,
+            idempotency_key=idempotency_key,
+            stripe_account=stripe_account,
         )
 
     # ---- Readers -------------------------------------------------------------------------------
 
     async def retrieve_reader(self, reader: str, *, stripe_account: str | None = None) -> Json:
-        return await _call(
-            self.v1.terminal.readers.retrieve_async(reader, None, _options(None, stripe_account))
+        return await self._request(
+            "get", f"/v1/terminal/readers/{_id(reader)}", stripe_account=stripe_account
         )
 
     async def list_readers(
@@ -266,7 +286,7 @@ class StripeGateway:
         params: dict[str, Any] = {"limit": 100}
         if location:
             params["location"] = location
-        return await self._list(self.v1.terminal.readers, params, stripe_account)
+        return await self._list("/v1/terminal/readers", params, stripe_account)
 
     async def create_reader(
         self,
@@ -279,25 +299,39 @@ class StripeGateway:
         params: dict[str, Any] = {"registration_code": registration_code, "location": location}
         if label:
             params["label"] = label
-        return await _call(
-            self.v1.terminal.readers.create_async(
-                params,
-                _options(None, stripe_account),
-            )
+        return await self._request(
+            "post", "/v1/terminal/readers", params, stripe_account=stripe_account
         )
 
     async def update_reader(
         self, reader: str, *, label: str, stripe_account: str | None = None
     ) -> Json:
-        return await _call(
-            self.v1.terminal.readers.update_async(
-                reader, {"label": label}, _options(None, stripe_account)
-            )
+        return await self._request(
+            "post",
+            f"/v1/terminal/readers/{_id(reader)}",
+            {"label": label},
+            stripe_account=stripe_account,
         )
 
     async def delete_reader(self, reader: str, *, stripe_account: str | None = None) -> Json:
-        return await _call(
-            self.v1.terminal.readers.delete_async(reader, None, _options(None, stripe_account))
+        return await self._request(
+            "delete", f"/v1/terminal/readers/{_id(reader)}", stripe_account=stripe_account
+        )
+
+    async def _reader_action(
+        self,
+        reader: str,
+        action: str,
+        params: Json | None,
+        idempotency_key: str | None,
+        stripe_account: str | None,
+    ) -> Json:
+        return await self._request(
+            "post",
+            f"/v1/terminal/readers/{_id(reader)}/{action}",
+            params,
+            idempotency_key=idempotency_key,
+            stripe_account=stripe_account,
         )
 
     async def set_reader_display(
@@ -308,12 +342,9 @@ class StripeGateway:
         idempotency_key: str,
         stripe_account: str | None = None,
     ) -> Json:
-        return await _call(
-            self.v1.terminal.readers.set_reader_display_async(
-                reader,
-                {"type": "cart", "cart": cart},
-                _options(idempotency_key, stripe_account),
-            )
+        params = {"type": "cart", "cart": cart}
+        return await self._reader_action(
+            reader, "set_reader_display", params, idempotency_key, stripe_account
         )
 
     async def process_payment_intent(
@@ -324,12 +355,9 @@ class StripeGateway:
         idempotency_key: str,
         stripe_account: str | None = None,
     ) -> Json:
-        return await _call(
-            self.v1.terminal.readers.process_payment_intent_async(
-                reader,
-                {"payment_intent": payment_intent},
-                _options(idempotency_key, stripe_account),
-            )
+        params = {"payment_intent": payment_intent}
+        return await self._reader_action(
+            reader, "process_payment_intent", params, idempotency_key, stripe_account
         )
 
     async def refund_payment(
@@ -344,21 +372,16 @@ class StripeGateway:
     ) -> Json:
         """Ask the reader to refund `amount` of the payment once the customer taps the same card
         (Interac: the only way to refund it)."""
-        return await _call(
-            self.v1.terminal.readers.refund_payment_async(
-                reader,
-                {"payment_intent": payment_intent, "amount": amount, "metadata": metadata},
-                _options(idempotency_key, stripe_account),
-            )
+        params = {"payment_intent": payment_intent, "amount": amount, "metadata": metadata}
+        return await self._reader_action(
+            reader, "refund_payment", params, idempotency_key, stripe_account
         )
 
     async def cancel_action(
         self, reader: str, *, idempotency_key: str | None = None, stripe_account: str | None = None
     ) -> Json:
-        return await _call(
-            self.v1.terminal.readers.cancel_action_async(
-                reader, None, _options(idempotency_key, stripe_account)
-            )
+        return await self._reader_action(
+            reader, "cancel_action", None, idempotency_key, stripe_account
         )
 
     async def present_payment_method(
@@ -378,45 +401,39 @@ class StripeGateway:
             params["amount_tip"] = amount_tip
         if type:
             params["type"] = type
-        return await _call(
-            self.v1.test_helpers.terminal.readers.present_payment_method_async(
-                reader,
-                params,
-                _options(None, stripe_account),
-            )
+        return await self._request(
+            "post",
+            f"/v1/test_helpers/terminal/readers/{_id(reader)}/present_payment_method",
+            params,
+            stripe_account=stripe_account,
         )
 
     # ---- Locations -----------------------------------------------------------------------------
 
     async def list_locations(self, *, stripe_account: str | None = None) -> list[Json]:
-        return await self._list(self.v1.terminal.locations, {"limit": 100}, stripe_account)
+        return await self._list("/v1/terminal/locations", {"limit": 100}, stripe_account)
 
     async def retrieve_location(self, location: str, *, stripe_account: str | None = None) -> Json:
-        return await _call(
-            self.v1.terminal.locations.retrieve_async(
-                location, None, _options(None, stripe_account)
-            )
+        return await self._request(
+            "get", f"/v1/terminal/locations/{_id(location)}", stripe_account=stripe_account
         )
 
     async def create_location(
         self, *, display_name: str, address: Json, stripe_account: str | None = None
     ) -> Json:
-        return await _call(
-            self.v1.terminal.locations.create_async(
-                {"display_name": display_name, "address": address},
-                _options(None, stripe_account),
-            )
+        params = {"display_name": display_name, "address": address}
+        return await self._request(
+            "post", "/v1/terminal/locations", params, stripe_account=stripe_account
         )
 
     async def update_location(
         self, location: str, *, changes: Json, stripe_account: str | None = None
     ) -> Json:
-        return await _call(
-            self.v1.terminal.locations.update_async(
-                location,
-                changes,
-                _options(None, stripe_account),
-            )
+        return await self._request(
+            "post",
+            f"/v1/terminal/locations/{_id(location)}",
+            changes,
+            stripe_account=stripe_account,
         )
 
     # ---- Webhook endpoints ---------------------------------------------------------------------
@@ -433,27 +450,25 @@ class StripeGateway:
         params: Json = {"url": url, "enabled_events": enabled_events}
         if connect:
             params["connect"] = True
-        return await _call(
-            self.v1.webhook_endpoints.create_async(
-                params,
-                _options(None, stripe_account),
-            )
+        return await self._request(
+            "post", "/v1/webhook_endpoints", params, stripe_account=stripe_account
         )
 
     async def list_webhook_endpoints(self, *, stripe_account: str | None = None) -> list[Json]:
-        return await self._list(self.v1.webhook_endpoints, {"limit": 100}, stripe_account)
+        return await self._list("/v1/webhook_endpoints", {"limit": 100}, stripe_account)
 
     async def delete_webhook_endpoint(
         self, endpoint: str, *, stripe_account: str | None = None
     ) -> Json:
-        return await _call(
-            self.v1.webhook_endpoints.delete_async(endpoint, None, _options(None, stripe_account))
+        return await self._request(
+            "delete", f"/v1/webhook_endpoints/{_id(endpoint)}", stripe_account=stripe_account
         )
 
-    async def _list(self, service: Any, params: Json, stripe_account: str | None) -> list[Json]:
+    async def _list(self, path: str, params: Json, stripe_account: str | None) -> list[Json]:
+        """Every item of a list, page after page."""
         items: list[Json] = []
         while True:
-            page = await _call(service.list_async(params, _options(None, stripe_account)))
+            page = await self._request("get", path, params, stripe_account=stripe_account)
             items.extend(page["data"])
             if not page.get("has_more") or not page["data"]:
                 return items
@@ -467,30 +482,13 @@ class StripeGateway:
     async def list_payment_intents(
         self, *, created_gte: int, created_lt: int, stripe_account: str | None = None
     ) -> list[Json]:
-        """Every PaymentIntent created in [created_gte, created_lt), each with its latest charge.
-
-        Read as plain JSON through the library's raw request: building StripeObjects for each
-        expanded PaymentIntent costs milliseconds apiece, minutes for a busy day.
-        """
+        """Every PaymentIntent created in [created_gte, created_lt), each with its latest charge."""
         params: Json = {
             "limit": 100,
             "created": {"gte": created_gte, "lt": created_lt},
             "expand": ["data.latest_charge"],
         }
-        if stripe_account:
-            params["stripe_account"] = stripe_account
-        items: list[Json] = []
-        while True:
-            try:
-                page = (
-                    await self.client.raw_request_async("get", "/v1/payment_intents", **params)
-                ).data
-            except stripe.StripeError as error:
-                raise _failure(error) from None
-            items.extend(page["data"])
-            if not page.get("has_more") or not page["data"]:
-                return items
-            params = {**params, "starting_after": page["data"][-1]["id"]}
+        return await self._list("/v1/payment_intents", params, stripe_account)
 
     async def capture_payment_intent_amount(
         self,
@@ -503,12 +501,12 @@ class StripeGateway:
         params: Json = {"expand": ["latest_charge"]}
         if amount_to_capture is not None:
             params["amount_to_capture"] = amount_to_capture
-        return await _call(
-            self.v1.payment_intents.capture_async(
-                payment_intent,
-                params,
-                _options(idempotency_key, stripe_account),
-            )
+        return await self._request(
+            "post",
+            f"/v1/payment_intents/{_id(payment_intent)}/capture",
+            params,
+            idempotency_key=idempotency_key,
+            stripe_account=stripe_account,
         )
 
     async def cancel_payment_intent_with_reason(
@@ -519,60 +517,57 @@ class StripeGateway:
         idempotency_key: str,
         stripe_account: str | None = None,
     ) -> Json:
-        return await _call(
-            self.v1.payment_intents.cancel_async(
-                payment_intent,
-                {"cancellation_reason": cancellation_reason},
-                _options(idempotency_key, stripe_account),
-            )
+        return await self._request(
+            "post",
+            f"/v1/payment_intents/{_id(payment_intent)}/cancel",
+            {"cancellation_reason": cancellation_reason},
+            idempotency_key=idempotency_key,
+            stripe_account=stripe_account,
         )
 
     async def list_refunds(
         self, *, payment_intent: str, stripe_account: str | None = None
     ) -> list[Json]:
         params: Json = {"limit": 100, "payment_intent": payment_intent}
-        return await self._list(self.v1.refunds, params, stripe_account)
+        return await self._list("/v1/refunds", params, stripe_account)
 
     # ---- Reader configurations and connection tokens -------------------------------------------
 
     async def list_configurations(self, *, stripe_account: str | None = None) -> list[Json]:
-        return await self._list(self.v1.terminal.configurations, {"limit": 100}, stripe_account)
+        return await self._list("/v1/terminal/configurations", {"limit": 100}, stripe_account)
 
     async def create_configuration(
         self, *, params: Json, stripe_account: str | None = None
     ) -> Json:
-        return await _call(
-            self.v1.terminal.configurations.create_async(
-                params,
-                _options(None, stripe_account),
-            )
+        return await self._request(
+            "post", "/v1/terminal/configurations", params, stripe_account=stripe_account
         )
 
     async def update_configuration(
         self, configuration: str, *, params: Json, stripe_account: str | None = None
     ) -> Json:
-        return await _call(
-            self.v1.terminal.configurations.update_async(
-                configuration,
-                params,
-                _options(None, stripe_account),
-            )
+        return await self._request(
+            "post",
+            f"/v1/terminal/configurations/{_id(configuration)}",
+            params,
+            stripe_account=stripe_account,
         )
 
     async def delete_configuration(
         self, configuration: str, *, stripe_account: str | None = None
     ) -> Json:
-        return await _call(
-            self.v1.terminal.configurations.delete_async(
-                configuration, None, _options(None, stripe_account)
-            )
+        return await self._request(
+            "delete",
+            f"/v1/terminal/configurations/{_id(configuration)}",
+            stripe_account=stripe_account,
         )
 
     async def create_connection_token(
         self, *, location: str, stripe_account: str | None = None
     ) -> Json:
-        return await _call(
-            self.v1.terminal.connection_tokens.create_async(
-                {"location": location}, _options(None, stripe_account)
-            )
+        return await self._request(
+            "post",
+            "/v1/terminal/connection_tokens",
+            {"location": location},
+            stripe_account=stripe_account,
         )
