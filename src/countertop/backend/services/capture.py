@@ -129,15 +129,21 @@ async def _run_job(svc: Services, job_id: int, attempt_id: str, now: Any) -> boo
     return True
 
 
+_LEASE_JOB = (
+    update(OutboxRow)
+    .where(OutboxRow.id == bindparam("job_id"), OutboxRow.due_at <= bindparam("now"))
+    .values(due_at=bindparam("leased_until"))
+)
+_DROP_JOB = delete(OutboxRow).where(OutboxRow.id == bindparam("job_id"))
+
+
 async def _claim(
     svc: Services, job_id: int, attempt_id: str, now: Any
 ) -> tuple[bool, AttemptRow | None]:
     """Lease the job (so no other worker tries it meanwhile) and read its attempt, in one go."""
     async with svc.db.engine.begin() as conn:
         result = await conn.execute(
-            update(OutboxRow)
-            .where(OutboxRow.id == job_id, OutboxRow.due_at <= now)
-            .values(due_at=now + LEASE)
+            _LEASE_JOB, {"job_id": job_id, "now": now, "leased_until": now + LEASE}
         )
         if not result.rowcount:
             return False, None
@@ -147,4 +153,4 @@ async def _claim(
 
 async def _drop(svc: Services, job_id: int) -> None:
     async with svc.db.session() as s, s.begin():
-        await s.execute(delete(OutboxRow).where(OutboxRow.id == job_id))
+        await s.execute(_DROP_JOB, {"job_id": job_id})

@@ -97,18 +97,24 @@ async def _check_not_held(svc: Services, reader_id: str, order_id: str) -> None:
         raise reader_busy(reader_id, hold.order_id)
 
 
-# The order with its active attempt, if it has one, in one statement (the attempt's columns are
-# labelled `attempt_*`); and who holds the reader.
+# The order with its active attempt, if it has one (the attempt's columns are labelled
+# `attempt_*`), and the order holding the reader (`reader_holder`), in one statement.
+_HOLDER = (
+    select(ReaderHoldRow.order_id)
+    .where(ReaderHoldRow.reader_id == bindparam("reader_id"))
+    .scalar_subquery()
+    .label("reader_holder")
+)
 _ORDER_AND_ACTIVE = (
     select(
         *OrderRow.__table__.columns,
         *(c.label(f"attempt_{c.key}") for c in AttemptRow.__table__.columns),
+        _HOLDER,
     )
     .select_from(OrderRow)
     .outerjoin(AttemptRow, AttemptRow.active_order_id == OrderRow.id)
     .where(OrderRow.id == bindparam("order_id"))
 )
-_HOLDER = select(ReaderHoldRow.order_id).where(ReaderHoldRow.reader_id == bindparam("reader_id"))
 
 
 @dataclass(frozen=True)
@@ -125,13 +131,13 @@ async def _payment_context(
     """In one read: the order (not found if out of the caller's scope), its active attempt, the
     reader's holder and the order's line items."""
     async with svc.db.autocommit() as conn:
-        found = (await conn.execute(_ORDER_AND_ACTIVE, {"order_id": order_id})).first()
+        params = {"order_id": order_id, "reader_id": reader_id}
+        found = (await conn.execute(_ORDER_AND_ACTIVE, params)).first()
         if found is None or not who.can_access(found.location_id):
             raise not_found("order", order_id)
-        holder = (await conn.execute(_HOLDER, {"reader_id": reader_id})).scalar()
         items = await line_items(conn, order_id)
     attempt = detached(AttemptRow, found, "attempt_") if found.attempt_id is not None else None
-    return _PaymentContext(detached(OrderRow, found), attempt, holder, items)
+    return _PaymentContext(detached(OrderRow, found), attempt, found.reader_holder, items)
 
 
 async def start_payment(svc: Services, who: Any, order_id: str, reader_id: str) -> Json:

@@ -132,19 +132,30 @@ def row_values(state: Attempt) -> dict[str, Any]:
     }
 
 
+# The attempt's columns that `row_values` gives (its statements are built once, on these names).
+_ATTEMPT_WRITTEN = (
+    "status", "active_order_id", "reader_id", "payment_intent_id", "tip", "amount_captured",
+    "amount_refunded", "process_count", "capture_failures", "last_error", "capture_error",
+    "card_brand", "card_last4", "sent_at",
+)  # fmt: skip
+
+
 def with_state(row: AttemptRow, state: Attempt) -> AttemptRow:
     """A detached copy of an attempt's row showing a newer state (for answers, never written)."""
     values = {c.key: getattr(row, c.key) for c in AttemptRow.__table__.columns}
     return AttemptRow(**{**values, **row_values(state)})
 
 
+_MARK_APPLIED = (
+    update(WebhookEventRow)
+    .where(WebhookEventRow.id == bindparam("event_id"), WebhookEventRow.processed_at.is_(None))
+    .values(processed_at=bindparam("now"))
+)
+
+
 async def mark_event_applied(s: Executor, event_id: str, now: datetime) -> bool:
     """Claim the application of a webhook event; False when it was applied already."""
-    result = await s.execute(
-        update(WebhookEventRow)
-        .where(WebhookEventRow.id == event_id, WebhookEventRow.processed_at.is_(None))
-        .values(processed_at=now)
-    )
+    result = await s.execute(_MARK_APPLIED, {"event_id": event_id, "now": now})
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
@@ -258,6 +269,26 @@ _UPDATE_ORDER = (
     .values({name: bindparam(f"new_{name}") for name in (*_ORDER_DERIVED, "updated_at")})
 )
 _INSERT_TRANSITION = insert(TransitionRow)
+# The attempt's columns that a change writes (`row_values`), guarded by the version it was read at.
+_UPDATE_ATTEMPT = (
+    update(AttemptRow)
+    .where(AttemptRow.id == bindparam("attempt_id"), AttemptRow.version == bindparam("version"))
+    .values(
+        {
+            **{name: bindparam(f"new_{name}") for name in _ATTEMPT_WRITTEN},
+            "version": AttemptRow.version + 1,
+            "updated_at": bindparam("new_updated_at"),
+        }
+    )
+)
+_INSERT_HOLD = insert(ReaderHoldRow)
+_RELEASE_HOLD = delete(ReaderHoldRow).where(
+    ReaderHoldRow.reader_id == bindparam("reader_id"),
+    ReaderHoldRow.attempt_id == bindparam("attempt_id"),
+)
+_DROP_CAPTURE = delete(OutboxRow).where(
+    OutboxRow.kind == CAPTURE, OutboxRow.attempt_id == bindparam("attempt_id")
+)
 
 
 class _HoldTaken(Exception):
@@ -300,10 +331,10 @@ async def apply_once(
         state = new
     if state == original:
         return Applied(state, False, row.location_id), []
+    values = {f"new_{name}": value for name, value in row_values(state).items()}
     written = await s.execute(
-        update(AttemptRow)
-        .where(AttemptRow.id == attempt_id, AttemptRow.version == row.version)
-        .values(**row_values(state), version=row.version + 1, updated_at=now)
+        _UPDATE_ATTEMPT,
+        {**values, "new_updated_at": now, "attempt_id": attempt_id, "version": row.version},
     )
     if written.rowcount != 1:  # type: ignore[attr-defined]
         raise StaleWrite
@@ -337,23 +368,15 @@ async def _carry_out(s: Executor, state: Attempt, effects: list[Effect], now: da
                     "created_at": now,
                 }
                 try:
-                    await s.execute(insert(ReaderHoldRow), hold)
+                    await s.execute(_INSERT_HOLD, hold)
                 except IntegrityError:
                     raise _HoldTaken(reader) from None
             case ReleaseReader(reader=reader):
-                await s.execute(
-                    delete(ReaderHoldRow).where(
-                        ReaderHoldRow.reader_id == reader, ReaderHoldRow.attempt_id == state.id
-                    )
-                )
+                await s.execute(_RELEASE_HOLD, {"reader_id": reader, "attempt_id": state.id})
             case ScheduleCapture(at=at):
                 await _schedule_capture(s, state, at, now)
             case DropCapture():
-                await s.execute(
-                    delete(OutboxRow).where(
-                        OutboxRow.kind == CAPTURE, OutboxRow.attempt_id == state.id
-                    )
-                )
+                await s.execute(_DROP_CAPTURE, {"attempt_id": state.id})
 
 
 async def _schedule_capture(s: Executor, state: Attempt, at: datetime, now: datetime) -> None:
