@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, delete, select, update
@@ -19,7 +18,14 @@ from countertop.backend.errors import ApiError
 from countertop.backend.services.attempts import active_attempt, stripe_unavailable
 from countertop.backend.services.context import Services
 from countertop.backend.services.orders import get_order_view
-from countertop.backend.services.records import ATTEMPT_BY_ID, CAPTURE, Applied, apply
+from countertop.backend.services.records import (
+    ATTEMPT_BY_ID,
+    CAPTURE,
+    CAPTURE_LEASE,
+    DROP_CAPTURE_JOB,
+    Applied,
+    apply,
+)
 from countertop.backend.services.sync import attempt_row, sync_attempt
 from countertop.backend.store.base import detached
 from countertop.backend.store.payments import AttemptRow, OrderRow, OutboxRow
@@ -29,7 +35,7 @@ from countertop.domain.errors import IllegalTransition
 from countertop.domain.observations import from_payment_intent
 
 log = logging.getLogger("countertop.capture")
-LEASE = timedelta(seconds=60)
+LEASE = CAPTURE_LEASE
 # Capture jobs tried at once: each mostly waits for Stripe, so a burst of sales is captured
 # together instead of one after the other.
 CONCURRENT_CAPTURES = 8
@@ -63,6 +69,18 @@ async def capture_attempt(
         return await apply(svc, attempt_id, [CaptureFailed(error)], cause)
     observed = from_payment_intent(intent, row.amount)
     return await apply(svc, attempt_id, observed, cause, loaded=row)
+
+
+async def capture_leased(svc: Services, row: AttemptRow) -> None:
+    """Try the capture job that an authorization's commit leased to this process (`row`: the
+    attempt as that commit wrote it). If the try never finishes, the lease runs out and the
+    worker, here or on another instance, tries the job again."""
+    try:
+        applied = await capture_attempt(svc, row.id, "outbox:capture", row)
+        if applied is None:
+            await _drop_of(svc, row.id)  # nothing left to capture
+    except Exception:
+        log.exception("capture of %s crashed; it is tried again when its lease runs out", row.id)
 
 
 async def capture_order(svc: Services, order: OrderRow) -> dict[str, Any]:
@@ -154,3 +172,8 @@ async def _claim(
 async def _drop(svc: Services, job_id: int) -> None:
     async with svc.db.session() as s, s.begin():
         await s.execute(_DROP_JOB, {"job_id": job_id})
+
+
+async def _drop_of(svc: Services, attempt_id: str) -> None:
+    async with svc.db.session() as s, s.begin():
+        await s.execute(DROP_CAPTURE_JOB, {"attempt_id": attempt_id})

@@ -96,7 +96,8 @@ class Services:
         return isinstance(hub, MemoryHub) and hub.subscriber_count == 0
 
     def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        """Run a best-effort notification in the background (never durable work)."""
+        """Run best-effort work in the background: a notification, or a first try of durable work
+        whose record is committed already (a leased capture job)."""
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._done)

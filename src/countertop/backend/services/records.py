@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, select, update
@@ -54,6 +54,12 @@ log = logging.getLogger("countertop.payments")
 # Where the unit of work runs: an ORM session's transaction or a plain connection's.
 Executor = AsyncSession | AsyncConnection
 CAPTURE = "capture"
+# How long a capture job taken by a worker is left to it before any worker may try it again.
+CAPTURE_LEASE = timedelta(seconds=60)
+# The same for a capture due at once, which the process committing it tries straight away: a
+# try takes milliseconds, and a process killed meanwhile leaves the job to others this soon.
+# (A second try while the first is still waiting on Stripe carries the same idempotency key.)
+CAPTURE_NOW_LEASE = timedelta(seconds=10)
 MAX_TRIES = 8
 
 
@@ -75,6 +81,10 @@ class Applied:
     location_id: str
     # The statuses the attempt went through in this change, in order.
     reached: tuple[AttemptStatus, ...] = ()
+    # The attempt's row as written, when the change leaves it authorized with its capture due
+    # now: the job is committed leased to this process, which tries it as soon as the change
+    # is announced (another process or a restart takes it over once the lease runs out).
+    capture_now: Any = None
 
 
 def error_to_json(error: PaymentError | None) -> dict[str, str | None] | None:
@@ -140,10 +150,10 @@ _ATTEMPT_WRITTEN = (
 )  # fmt: skip
 
 
-def with_state(row: AttemptRow, state: Attempt) -> AttemptRow:
-    """A detached copy of an attempt's row showing a newer state (for answers, never written)."""
+def with_state(row: Any, state: Attempt, **changes: Any) -> AttemptRow:
+    """A detached copy of an attempt's row showing a newer state (never added to a session)."""
     values = {c.key: getattr(row, c.key) for c in AttemptRow.__table__.columns}
-    return AttemptRow(**{**values, **row_values(state)})
+    return AttemptRow(**{**values, **row_values(state), **changes})
 
 
 _MARK_APPLIED = (
@@ -286,7 +296,7 @@ _RELEASE_HOLD = delete(ReaderHoldRow).where(
     ReaderHoldRow.reader_id == bindparam("reader_id"),
     ReaderHoldRow.attempt_id == bindparam("attempt_id"),
 )
-_DROP_CAPTURE = delete(OutboxRow).where(
+DROP_CAPTURE_JOB = delete(OutboxRow).where(
     OutboxRow.kind == CAPTURE, OutboxRow.attempt_id == bindparam("attempt_id")
 )
 
@@ -354,7 +364,10 @@ async def apply_once(
     last = history[-1][2] if history else "update"
     await refresh_order(s, state.order_id, last, cause, now, steps)
     reached = tuple(after for _, after, _ in history)
-    return Applied(state, True, row.location_id, reached), effects
+    capture_now = None
+    if state.status is AttemptStatus.AUTHORIZED and _capture_due(effects, now):
+        capture_now = with_state(row, state, version=row.version + 1)
+    return Applied(state, True, row.location_id, reached, capture_now), effects
 
 
 async def _carry_out(s: Executor, state: Attempt, effects: list[Effect], now: datetime) -> None:
@@ -376,16 +389,30 @@ async def _carry_out(s: Executor, state: Attempt, effects: list[Effect], now: da
             case ScheduleCapture(at=at):
                 await _schedule_capture(s, state, at, now)
             case DropCapture():
-                await s.execute(_DROP_CAPTURE, {"attempt_id": state.id})
+                await s.execute(DROP_CAPTURE_JOB, {"attempt_id": state.id})
+
+
+def _capture_due(effects: Sequence[Effect], now: datetime) -> bool:
+    """Whether the last word on the capture job is to try it now."""
+    for effect in reversed(effects):
+        if isinstance(effect, DropCapture):
+            return False
+        if isinstance(effect, ScheduleCapture):
+            return effect.at <= now
+    return False
 
 
 async def _schedule_capture(s: Executor, state: Attempt, at: datetime, now: datetime) -> None:
-    """The attempt's one capture job, due at `at` (created, or moved with its tries and error)."""
+    """The attempt's one capture job, due at `at` (created, or moved with its tries and error).
+
+    A job due now is written leased to this process (`Applied.capture_now`), which tries it
+    once the change is committed; the worker only finds it if that try never finishes.
+    """
     error = state.capture_error.message if state.capture_error else None
     job = {
         "kind": CAPTURE,
         "attempt_id": state.id,
-        "due_at": at,
+        "due_at": now + CAPTURE_NOW_LEASE if at <= now else at,
         "tries": state.capture_failures,
         "last_error": error,
         "created_at": now,
@@ -472,7 +499,11 @@ async def refresh_order(
 
 def after_commit(svc: Services, applied: Applied, effects: Sequence[Effect]) -> None:
     """Wake the worker for new durable work and tell live clients (best effort, after commit)."""
-    if any(isinstance(e, ScheduleCapture) for e in effects):
+    if applied.capture_now is not None:
+        from countertop.backend.services.capture import capture_leased
+
+        svc.spawn(capture_leased(svc, applied.capture_now))
+    elif any(isinstance(e, ScheduleCapture) for e in effects):
         svc.work_ready.set()
     svc.live.order_changed(applied.attempt.order_id)
     for effect in effects:
