@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
+from countertop.domain.attempts import SETTLED
 from countertop.domain.attempts import AttemptStatus as A
 from countertop.domain.errors import DomainError
 from countertop.domain.money import Money, check_amount, normalize_currency
@@ -12,6 +15,7 @@ from countertop.domain.orders import (
     is_payable,
     order_status,
     order_total,
+    order_unaffected,
 )
 
 
@@ -81,3 +85,40 @@ def test_a_declined_or_unsettled_order_is_never_paid() -> None:
         assert order_status([status]) is not OrderStatus.PAID
     assert is_payable(OrderStatus.OPEN) and is_payable(OrderStatus.IN_PAYMENT)
     assert not is_payable(OrderStatus.PAID) and not is_payable(OrderStatus.AUTHORIZED)
+
+
+def test_an_attempt_handed_to_a_reader_declined_or_handed_over_again_leaves_its_order_alone() -> (
+    None
+):
+    assert order_unaffected(A.CREATED, A.ON_READER)
+    assert order_unaffected(A.ON_READER, A.DECLINED)
+    assert order_unaffected(A.DECLINED, A.ON_READER)
+    assert order_unaffected(A.ON_READER, A.FAILED)
+    for before, after in [
+        (A.ON_READER, A.AUTHORIZED),
+        (A.ON_READER, A.CANCELED),
+        (A.AUTHORIZED, A.CAPTURED),
+        (A.CAPTURED, A.REFUNDED),
+        (A.DECLINED, A.CANCELED),
+    ]:
+        assert not order_unaffected(before, after), (before, after)
+
+
+def test_a_move_that_leaves_the_order_alone_changes_its_status_with_any_other_attempts() -> None:
+    """Exhaustive over every move and every set of up to two other attempts: where
+    `order_unaffected` says so, the order's status is the same before and after, and the
+    attempt is not one an order takes its tip, totals and card from (authorized or settled)."""
+    statuses = list(A)
+    others = (
+        [()] + [(s,) for s in statuses] + list(itertools.combinations_with_replacement(statuses, 2))
+    )
+    for before, after in itertools.product(statuses, repeat=2):
+        if not order_unaffected(before, after):
+            continue
+        assert not {before, after} & (set(SETTLED) | {A.AUTHORIZED})
+        for rest in others:
+            assert order_status([*rest, before]) == order_status([*rest, after]), (
+                before,
+                after,
+                rest,
+            )

@@ -98,6 +98,20 @@ def order_status(attempts: Iterable[AttemptStatus]) -> OrderStatus:
     return OrderStatus.OPEN
 
 
+# Attempt statuses that all leave an order in payment and make no attempt the one that paid it.
+# They sit together at the weak end of `_STATUS_BY_ATTEMPT`, so an attempt moving among them
+# changes nothing an order derives from its attempts, whatever its other attempts are.
+_UNDECIDED = frozenset(
+    {AttemptStatus.CREATED, AttemptStatus.ON_READER, AttemptStatus.DECLINED, AttemptStatus.FAILED}
+)
+
+
+def order_unaffected(before: AttemptStatus, after: AttemptStatus) -> bool:
+    """True when an attempt going from `before` to `after` cannot change its order's status,
+    tip, totals or card (a payment handed to a reader, declined there, or handed over again)."""
+    return before in _UNDECIDED and after in _UNDECIDED
+
+
 def is_payable(status: OrderStatus) -> bool:
     return status in (OrderStatus.OPEN, OrderStatus.IN_PAYMENT)
 

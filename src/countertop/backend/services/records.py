@@ -48,7 +48,7 @@ from countertop.domain.attempts import (
     transition,
 )
 from countertop.domain.errors import DomainError
-from countertop.domain.orders import order_status, order_total
+from countertop.domain.orders import order_status, order_total, order_unaffected
 
 log = logging.getLogger("countertop.payments")
 # Where the unit of work runs: an ORM session's transaction or a plain connection's.
@@ -362,7 +362,11 @@ async def apply_once(
         for before, after, name in history
     ]
     last = history[-1][2] if history else "update"
-    await refresh_order(s, state.order_id, last, cause, now, steps)
+    if order_unaffected(original.status, state.status):
+        if steps:  # the order stays as it is: no need to read it, lock it or write it
+            await s.execute(_INSERT_TRANSITION, steps)
+    else:
+        await refresh_order(s, state.order_id, last, cause, now, steps)
     reached = tuple(after for _, after, _ in history)
     capture_now = None
     if state.status is AttemptStatus.AUTHORIZED and _capture_due(effects, now):
