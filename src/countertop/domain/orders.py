@@ -98,12 +98,10 @@ def order_status(attempts: Iterable[AttemptStatus]) -> OrderStatus:
     return OrderStatus.OPEN
 
 
-# Attempt statuses that all leave an order in payment and make no attempt the one that paid it.
-# They sit together at the weak end of `_STATUS_BY_ATTEMPT`, so an attempt moving among them
-# changes nothing an order derives from its attempts, whatever its other attempts are.
-_UNDECIDED = frozenset(
-    {AttemptStatus.CREATED, AttemptStatus.ON_READER, AttemptStatus.DECLINED, AttemptStatus.FAILED}
-)
+# Attempt statuses that leave an order in payment, none of them the one that paid it. They sit
+# together at the weak end of `_STATUS_BY_ATTEMPT`, so an attempt moving among them changes
+# nothing an order derives from its attempts, whatever its other attempts are.
+_UNDECIDED = frozenset(a for a, status in _STATUS_BY_ATTEMPT if status is OrderStatus.IN_PAYMENT)
 
 
 def order_unaffected(before: AttemptStatus, after: AttemptStatus) -> bool:

@@ -35,7 +35,6 @@ from countertop.domain.errors import IllegalTransition
 from countertop.domain.observations import from_payment_intent
 
 log = logging.getLogger("countertop.capture")
-LEASE = CAPTURE_LEASE
 # Capture jobs tried at once: each mostly waits for Stripe, so a burst of sales is captured
 # together instead of one after the other.
 CONCURRENT_CAPTURES = 8
@@ -78,7 +77,7 @@ async def capture_leased(svc: Services, row: AttemptRow) -> None:
     try:
         applied = await capture_attempt(svc, row.id, "outbox:capture", row)
         if applied is None:
-            await _drop_of(svc, row.id)  # nothing left to capture
+            await _drop(svc, DROP_CAPTURE_JOB, {"attempt_id": row.id})  # nothing to capture
     except Exception:
         log.exception("capture of %s crashed; it is tried again when its lease runs out", row.id)
 
@@ -143,7 +142,7 @@ async def _run_job(svc: Services, job_id: int, attempt_id: str, now: Any) -> boo
         log.exception("capture job for %s crashed", attempt_id)
         return True
     if applied is None:
-        await _drop(svc, job_id)  # nothing left to capture
+        await _drop(svc, _DROP_JOB, {"job_id": job_id})  # nothing left to capture
     return True
 
 
@@ -161,7 +160,7 @@ async def _claim(
     """Lease the job (so no other worker tries it meanwhile) and read its attempt, in one go."""
     async with svc.db.engine.begin() as conn:
         result = await conn.execute(
-            _LEASE_JOB, {"job_id": job_id, "now": now, "leased_until": now + LEASE}
+            _LEASE_JOB, {"job_id": job_id, "now": now, "leased_until": now + CAPTURE_LEASE}
         )
         if not result.rowcount:
             return False, None
@@ -169,11 +168,7 @@ async def _claim(
     return True, detached(AttemptRow, found) if found is not None else None
 
 
-async def _drop(svc: Services, job_id: int) -> None:
+async def _drop(svc: Services, statement: Any, params: dict[str, Any]) -> None:
+    """Delete a capture job (by its id, or by its attempt's)."""
     async with svc.db.session() as s, s.begin():
-        await s.execute(_DROP_JOB, {"job_id": job_id})
-
-
-async def _drop_of(svc: Services, attempt_id: str) -> None:
-    async with svc.db.session() as s, s.begin():
-        await s.execute(DROP_CAPTURE_JOB, {"attempt_id": attempt_id})
+        await s.execute(statement, params)
