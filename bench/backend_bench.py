@@ -33,15 +33,22 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from backend_stack import Stack, cpu_seconds, running_stack
+from backend_stack import (
+    Stack,
+    cpu_seconds,
+    machine_busy_seconds,
+    named_cpu_seconds,
+    running_stack,
+)
 
 AMOUNT = 1000  # ends in 00: no test-network decline
 
@@ -50,6 +57,9 @@ AMOUNT = 1000  # ends in 00: no test-network decline
 class FlowResult:
     backend_cpu: float = 0.0
     emulator_cpu: float = 0.0
+    tills_cpu: float = 0.0
+    database_cpu: float = 0.0
+    machine_cpu: float = 0.0
     completed: int = 0
     failed: int = 0
     seconds: float = 0.0
@@ -108,10 +118,89 @@ async def set_up_store(stack: Stack, tills: int) -> tuple[str, list[str]]:
 # --- flows -----------------------------------------------------------------------------------
 
 
+class HttpError(Exception):
+    """A non-2xx answer from the backend."""
+
+
+Headers = dict[bytes, bytes]
+
+
+class Connection:
+    """A minimal HTTP/1.1 client on one keep-alive connection to the backend, reopened when the
+    server has closed it (like the webhook sender: the tills cost little of the machine)."""
+
+    def __init__(self, url: str, credential: str) -> None:
+        self.host, port = url.removeprefix("http://").split(":")
+        self.port = int(port)
+        self.headers = f"Host: {self.host}:{port}\r\nAuthorization: Bearer {credential}\r\n"
+        self.streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+
+    def close(self) -> None:
+        if self.streams is not None:
+            self.streams[1].close()
+            self.streams = None
+
+    async def send(
+        self, method: str, path: str, body: bytes | None = None
+    ) -> tuple[asyncio.StreamReader, int, Headers]:
+        """Send a request; the reader (at the response's body), status and headers (lower case)."""
+        if self.streams is None or self.streams[0].at_eof():
+            self.close()
+            self.streams = await asyncio.open_connection(self.host, self.port)
+        reader, writer = self.streams
+        head = f"{method} {path} HTTP/1.1\r\n{self.headers}"
+        if body is None:
+            writer.write(f"{head}\r\n".encode())
+        else:
+            content = f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+            writer.write(f"{head}{content}".encode() + body)
+        status_line, *lines = (await reader.readuntil(b"\r\n\r\n"))[:-4].split(b"\r\n")
+        headers: Headers = {}
+        for line in lines:
+            name, _, value = line.partition(b":")
+            headers[name.strip().lower()] = value.strip().lower()
+        return reader, int(status_line.split(b" ", 2)[1]), headers
+
+    async def post(self, path: str, payload: dict[str, Any]) -> Any:
+        """POST JSON; the decoded JSON answer, or HttpError for a non-2xx status."""
+        try:
+            async with asyncio.timeout(30):
+                reader, status, headers = await self.send("POST", path, orjson.dumps(payload))
+                body = await read_body(reader, headers)
+        except BaseException:
+            self.close()  # the connection is in an unknown state
+            raise
+        if headers.get(b"connection") == b"close":
+            self.close()
+        if not 200 <= status < 300:
+            raise HttpError(f"POST {path}: {status} {body.decode(errors='replace')}")
+        return orjson.loads(body)
+
+
+async def read_body(reader: asyncio.StreamReader, headers: Headers) -> bytes:
+    if b"chunked" in headers.get(b"transfer-encoding", b""):
+        return b"".join([chunk async for chunk in chunks(reader)])
+    return await reader.readexactly(int(headers.get(b"content-length", 0)))
+
+
+async def chunks(reader: asyncio.StreamReader) -> AsyncIterator[bytes]:
+    """The chunks of a chunked body, as they arrive, up to the last one (and its trailers)."""
+    while True:
+        size = int((await reader.readuntil(b"\r\n")).split(b";", 1)[0], 16)
+        if size == 0:
+            while await reader.readuntil(b"\r\n") != b"\r\n":
+                pass
+            return
+        chunk = await reader.readexactly(size + 2)
+        yield chunk[:-2]
+
+
 class PaidWatcher:
     """Follows the location's event stream and resolves a future when an order becomes paid."""
 
-    def __init__(self) -> None:
+    def __init__(self, connection: Connection, location: str) -> None:
+        self.connection = connection
+        self.path = f"/api/locations/{location}/events"
         self.waiting: dict[str, asyncio.Future[None]] = {}
 
     def expect(self, order_id: str) -> asyncio.Future[None]:
@@ -120,38 +209,59 @@ class PaidWatcher:
             future = self.waiting[order_id] = asyncio.get_running_loop().create_future()
         return future
 
-    async def follow(self, http: httpx.AsyncClient, location: str, ready: asyncio.Event) -> None:
-        async with http.stream("GET", f"/api/locations/{location}/events", timeout=None) as stream:
-            ready.set()
-            event = None
-            async for line in stream.aiter_lines():
-                if line.startswith("event: "):
-                    event = line[7:]
-                elif line.startswith("data: ") and event == "order":
-                    order = json.loads(line[6:])
-                    if order["status"] == "paid":
-                        future = self.expect(order["id"])
-                        if not future.done():
-                            future.set_result(None)
+    async def open(self) -> asyncio.StreamReader:
+        """Open the stream; the reader at its (chunked) body."""
+        reader, status, headers = await self.connection.send("GET", self.path)
+        if status != 200:
+            body = await read_body(reader, headers)
+            raise HttpError(f"GET {self.path}: {status} {body.decode(errors='replace')}")
+        return reader
+
+    async def follow(self, reader: asyncio.StreamReader) -> None:
+        """Read the stream from `open` as it arrives; reopen it when it ends or drops."""
+        while True:
+            buffer = b""
+            with contextlib.suppress(OSError, EOFError):
+                async for chunk in chunks(reader):
+                    buffer += chunk
+                    *events, buffer = buffer.split(b"\n\n")
+                    for event in events:
+                        if b'"paid"' in event:  # only candidates are parsed
+                            self.saw(event)
+            print("  event stream ended; reopening", file=sys.stderr)
+            self.connection.close()
+            reader = await self.open()
+
+    def saw(self, event: bytes) -> None:
+        """One event (`event:` and `data:` lines): resolve the order's future if it is now paid."""
+        name, data = b"message", []
+        for line in event.split(b"\n"):
+            field, _, value = line.partition(b":")  # comment lines have no field name
+            if field == b"event":
+                name = value.strip()
+            elif field == b"data":
+                data.append(value.removeprefix(b" "))
+        if name == b"order":
+            order = orjson.loads(b"\n".join(data))
+            if order["status"] == "paid":
+                future = self.expect(order["id"])
+                if not future.done():
+                    future.set_result(None)
 
 
 async def till(
-    http: httpx.AsyncClient, watcher: PaidWatcher, location: str, reader: str,
+    http: Connection, watcher: PaidWatcher, location: str, reader: str,
     start: float, end: float, result: FlowResult,
 ) -> None:  # fmt: skip
+    order_body = {"location": location, "currency": "usd", "amount": AMOUNT}
     while time.perf_counter() < end:
         began = time.perf_counter()
         try:
-            order = await http.post(
-                "/api/orders", json={"location": location, "currency": "usd", "amount": AMOUNT}
-            )
-            order.raise_for_status()
-            order_id = order.json()["id"]
+            order_id = (await http.post("/api/orders", order_body))["id"]
             paid = watcher.expect(order_id)
-            started = await http.post(f"/api/orders/{order_id}/payments", json={"reader": reader})
-            started.raise_for_status()
+            await http.post(f"/api/orders/{order_id}/payments", {"reader": reader})
             await asyncio.wait_for(paid, 30)
-        except (httpx.HTTPError, TimeoutError) as error:
+        except (HttpError, OSError, EOFError, TimeoutError) as error:
             result.failed += 1
             print(f"  flow failed on {reader}: {error!r}", file=sys.stderr)
             continue
@@ -164,37 +274,48 @@ async def till(
 async def run_flows(
     stack: Stack, location: str, readers: list[str], seconds: float, warmup: float
 ) -> FlowResult:
-    admin = {"Authorization": f"Bearer {stack.admin_credential}"}
-    limits = httpx.Limits(
-        max_connections=len(readers) + 4, max_keepalive_connections=len(readers) + 4
-    )
-    async with httpx.AsyncClient(
-        base_url=stack.backend_url, headers=admin, timeout=30, limits=limits
-    ) as http:
-        watcher = PaidWatcher()
-        ready = asyncio.Event()
-        follower = asyncio.create_task(watcher.follow(http, location, ready))
-        await ready.wait()
+    tills = [Connection(stack.backend_url, stack.admin_credential) for _ in readers]
+    watcher = PaidWatcher(Connection(stack.backend_url, stack.admin_credential), location)
+    try:
+        follower = asyncio.create_task(watcher.follow(await watcher.open()))
         start = time.perf_counter() + warmup
         end = start + seconds
         result = FlowResult(seconds=seconds)
         await asyncio.gather(
             measure_cpu(stack, start, end, result),
-            *(till(http, watcher, location, r, start, end, result) for r in readers),
+            *(
+                till(http, watcher, location, r, start, end, result)
+                for http, r in zip(tills, readers, strict=True)
+            ),
         )
         follower.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await follower
+    finally:
+        for connection in [*tills, watcher.connection]:
+            connection.close()
     return result
 
 
 async def measure_cpu(stack: Stack, start: float, end: float, result: FlowResult) -> None:
-    """CPU the backend and the emulator spend in the window: the cost of a flow on any machine."""
+    """CPU spent in the window by the backend, the emulator, the tills (this process), the
+    PostgreSQL server and the whole machine: the cost of a flow, less dependent on the load."""
+
+    def readings() -> tuple[float, ...]:
+        return (
+            cpu_seconds(stack.backend_pid),
+            cpu_seconds(stack.emulator_pid),
+            time.process_time(),
+            named_cpu_seconds("postgres"),
+            machine_busy_seconds(),
+        )
+
     await asyncio.sleep(max(0.0, start - time.perf_counter()))
-    backend, emulator = cpu_seconds(stack.backend_pid), cpu_seconds(stack.emulator_pid)
+    before = readings()
     await asyncio.sleep(max(0.0, end - time.perf_counter()))
-    result.backend_cpu = cpu_seconds(stack.backend_pid) - backend
-    result.emulator_cpu = cpu_seconds(stack.emulator_pid) - emulator
+    used = [after - began for after, began in zip(readings(), before, strict=True)]
+    result.backend_cpu, result.emulator_cpu, result.tills_cpu = used[:3]
+    result.database_cpu, result.machine_cpu = used[3:]
 
 
 # --- webhooks --------------------------------------------------------------------------------
@@ -342,6 +463,9 @@ async def bench_one(kind: str, args: argparse.Namespace) -> dict[str, Any]:
         "flow_p95_ms": round(latencies[int(len(latencies) * 0.95)] * 1000, 1),
         "backend_cpu_ms_per_flow": per(flows.backend_cpu, flows.completed),
         "emulator_cpu_ms_per_flow": per(flows.emulator_cpu, flows.completed),
+        "tills_cpu_ms_per_flow": per(flows.tills_cpu, flows.completed),
+        "postgres_cpu_ms_per_flow": per(flows.database_cpu, flows.completed),
+        "machine_cpu_ms_per_flow": per(flows.machine_cpu, flows.completed),
         "webhook_events_per_second": round(webhooks.per_second, 1),
         "backend_cpu_ms_per_event": per(webhooks.backend_cpu, webhooks.sent),
         "webhook_deliveries": webhooks.sent,

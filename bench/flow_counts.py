@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.backend.stack import ADMIN, running_backend
 
+from countertop.backend.store import direct
 from countertop.backend.stripe_gateway import StripeGateway
 from countertop.emulator.server import EmulatorServer
 
@@ -69,12 +70,30 @@ def instrument() -> None:
 
         setattr(StripeGateway, name, counted())
 
-    @event.listens_for(Engine, "before_cursor_execute")
-    def statement(*args: Any) -> None:
-        sql: str = args[2]
+    def count(sql: str) -> None:
         verb = sql.split(None, 1)[0].upper()
         table = _TABLE.search(sql)
         COUNTS.statements[f"{verb} {table.group(1) if table else ''}".strip()] += 1
+
+    @event.listens_for(Engine, "before_cursor_execute")
+    def statement(*args: Any) -> None:
+        count(args[2])
+
+    # The statements run on the driver directly (store/direct.py), and their transactions.
+    direct_run = direct.Lane.run
+
+    async def run_direct(self: direct.Lane, plan: direct.Plan, arguments: list[Any]) -> Any:
+        count(plan.sql)
+        return await direct_run(self, plan, arguments)
+
+    direct.Lane.run = run_direct  # type: ignore[method-assign]
+    direct_begin = direct.Lanes.begin
+
+    def begin_direct(self: direct.Lanes) -> Any:
+        COUNTS.transactions += 1
+        return direct_begin(self)
+
+    direct.Lanes.begin = begin_direct  # type: ignore[method-assign]
 
     opened_session = AsyncSession.__init__
     opened_engine = AsyncEngine.begin

@@ -93,7 +93,7 @@ async def new_attempt(svc: Services, order: OrderRow, cause: str) -> AttemptRow:
         "at": now,
     }
     try:
-        async with svc.db.engine.begin() as conn:
+        async with svc.db.direct.begin() as conn:
             await conn.execute(_INSERT_ATTEMPT, values)
             await refresh_order(conn, order.id, "payment_started", cause, now, [created])
     except IntegrityError:

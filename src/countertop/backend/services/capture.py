@@ -158,7 +158,7 @@ async def _claim(
     svc: Services, job_id: int, attempt_id: str, now: Any
 ) -> tuple[bool, AttemptRow | None]:
     """Lease the job (so no other worker tries it meanwhile) and read its attempt, in one go."""
-    async with svc.db.engine.begin() as conn:
+    async with svc.db.direct.begin() as conn:
         result = await conn.execute(
             _LEASE_JOB, {"job_id": job_id, "now": now, "leased_until": now + CAPTURE_LEASE}
         )

@@ -32,7 +32,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from countertop.backend.services.context import Services
 from countertop.backend.services.events import (
@@ -49,6 +48,7 @@ from countertop.backend.services.events import (
     is_old_news,
 )
 from countertop.backend.services.records import Applied, announce, apply_once
+from countertop.backend.store.direct import Connection
 from countertop.backend.store.payments import AttemptRow, WebhookEventRow
 from countertop.domain.attempts import Attempt
 
@@ -165,7 +165,7 @@ class EventBatches:
             # events left for Stripe): their events are only stored, and on PostgreSQL with no
             # transaction around the read and the insert (no BEGIN and COMMIT round trips). Old
             # news to the attempt as read is old news to any later state too.
-            async with svc.db.autocommit() as conn:
+            async with svc.db.direct.autocommit() as conn:
                 rows = await _targets(conn, payment_intents, lock=False)
                 plan = _plan(batch, rows, now)
                 if not any(planned.observed for planned in plan.first):
@@ -174,7 +174,7 @@ class EventBatches:
         # Some event brings its attempt something new: decided (again) on the attempts locked,
         # and applied in the transaction that stores the events.
         applied: list[tuple[tuple[Applied, list[Any]], str]] = []
-        async with svc.db.engine.begin() as conn:
+        async with svc.db.direct.begin() as conn:
             rows = await _targets(conn, payment_intents, lock=locks)
             plan = _plan(batch, rows, now)
             changed = await _store(conn, plan.first, now, outcomes, applied)
@@ -188,9 +188,7 @@ class EventBatches:
         return plan.answer_again(outcomes)
 
 
-async def _targets(
-    conn: AsyncConnection, payment_intents: list[str], *, lock: bool
-) -> dict[str, Any]:
+async def _targets(conn: Connection, payment_intents: list[str], *, lock: bool) -> dict[str, Any]:
     """The attempts of these PaymentIntents, by PaymentIntent (locked, in id order, if `lock`)."""
     if not payment_intents:
         return {}
@@ -253,7 +251,7 @@ def _plan_later(
 
 
 async def _store(
-    conn: AsyncConnection,
+    conn: Connection,
     planned: list[_Planned],
     now: datetime,
     outcomes: list[Outcome | None],

@@ -115,7 +115,7 @@ async def _store_event(
     for _ in range(MAX_TRIES):
         now = svc.clock()
         try:
-            async with svc.db.engine.begin() as conn:
+            async with svc.db.direct.begin() as conn:
                 found = None
                 if payment_intent:
                     found = (

@@ -17,7 +17,7 @@ import asyncio
 import logging
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from countertop.backend.services.context import Services
 from countertop.backend.store.payments import ReaderHoldRow
@@ -28,6 +28,9 @@ Json = dict[str, Any]
 WINDOW = 0.05
 # Readers remembered at most (a store's fleet is small; this bounds memory on a big platform).
 MAX_READERS = 10_000
+_HOLDERS = select(ReaderHoldRow.reader_id, ReaderHoldRow.order_id).where(
+    ReaderHoldRow.reader_id.in_(bindparam("readers", expanding=True))
+)
 
 
 class LiveUpdates:
@@ -91,15 +94,11 @@ class LiveUpdates:
 
         # Plain reads, not a snapshot: a change committed while these are read has announced
         # itself and is published in the next window, so a half-seen change is soon repaired.
-        async with self.svc.db.autocommit() as s:
+        async with self.svc.db.direct.autocommit() as s:
             views = await load_views(s, sorted(orders)) if orders else []
             holds: dict[str, str] = {}
             if readers:
-                rows = await s.execute(
-                    select(ReaderHoldRow.reader_id, ReaderHoldRow.order_id).where(
-                        ReaderHoldRow.reader_id.in_(sorted(readers))
-                    )
-                )
+                rows = await s.execute(_HOLDERS, {"readers": sorted(readers)})
                 holds = {r.reader_id: r.order_id for r in rows}
         hub = self.svc.hub
         if hub is None:

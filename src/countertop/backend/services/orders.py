@@ -10,10 +10,9 @@ from typing import Any
 
 from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from countertop.backend.services.context import Services, new_id
-from countertop.backend.services.records import error_from_json
+from countertop.backend.services.records import Executor, error_from_json
 from countertop.backend.store.db import Database
 from countertop.backend.store.payments import AttemptRow, LineItemRow, OrderRow, TransitionRow
 from countertop.domain.declines import operator_message
@@ -116,7 +115,7 @@ _LINE_ITEMS = (
 )
 
 
-async def line_items(s: AsyncSession | AsyncConnection, order_id: str) -> list[Any]:
+async def line_items(s: Executor, order_id: str) -> list[Any]:
     """The order's line items in cart order (rows with LineItemRow's columns)."""
     return list((await s.execute(_LINE_ITEMS, {"order_id": order_id})).all())
 
@@ -143,9 +142,7 @@ _HISTORY_OF = (
 )
 
 
-async def load_views(
-    s: AsyncSession | AsyncConnection, order_ids: Sequence[str]
-) -> list[dict[str, Any]]:
+async def load_views(s: Executor, order_ids: Sequence[str]) -> list[dict[str, Any]]:
     """The Order JSON of several orders in four queries (orders, items, attempts, history).
 
     Plain rows, not ORM objects: the views are built and sent, never changed.
@@ -174,7 +171,7 @@ async def load_views(
 
 async def get_order_view(db: Database, order_id: str) -> dict[str, Any] | None:
     """The Order JSON with attempts and history, or None."""
-    async with db.snapshot() as s:
+    async with db.direct.snapshot() as s:
         views = await load_views(s, [order_id])
     return views[0] if views else None
 
@@ -255,7 +252,7 @@ async def create_order(
     }
     view: dict[str, Any] | None
     try:
-        async with svc.db.engine.begin() as conn:
+        async with svc.db.direct.begin() as conn:
             await conn.execute(_INSERT_ORDER, order)
             await conn.execute(_INSERT_ITEMS, items)
             await conn.execute(_INSERT_STEP, created)

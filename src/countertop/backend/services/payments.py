@@ -130,7 +130,7 @@ async def _payment_context(
 ) -> _PaymentContext:
     """In one read: the order (not found if out of the caller's scope), its active attempt, the
     reader's holder and the order's line items."""
-    async with svc.db.autocommit() as conn:
+    async with svc.db.direct.autocommit() as conn:
         params = {"order_id": order_id, "reader_id": reader_id}
         found = (await conn.execute(_ORDER_AND_ACTIVE, params)).first()
         if found is None or not who.can_access(found.location_id):

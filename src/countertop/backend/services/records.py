@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from countertop.backend import metrics
 from countertop.backend.services.context import Services
+from countertop.backend.store.direct import Connection as DirectConnection
 from countertop.backend.store.payments import (
     AttemptRow,
     OrderRow,
@@ -51,8 +52,9 @@ from countertop.domain.errors import DomainError
 from countertop.domain.orders import order_status, order_total, order_unaffected
 
 log = logging.getLogger("countertop.payments")
-# Where the unit of work runs: an ORM session's transaction or a plain connection's.
-Executor = AsyncSession | AsyncConnection
+# Where the unit of work runs: an ORM session's transaction, a plain connection's, or a direct
+# one's (store/direct.py).
+Executor = AsyncSession | AsyncConnection | DirectConnection
 CAPTURE = "capture"
 # How long a capture job taken by a worker is left to it before any worker may try it again.
 CAPTURE_LEASE = timedelta(seconds=60)
@@ -166,7 +168,7 @@ _MARK_APPLIED = (
 async def mark_event_applied(s: Executor, event_id: str, now: datetime) -> bool:
     """Claim the application of a webhook event; False when it was applied already."""
     result = await s.execute(_MARK_APPLIED, {"event_id": event_id, "now": now})
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(result.rowcount)  # type: ignore[union-attr]
 
 
 async def reader_holder(svc: Services, reader_id: str) -> ReaderHoldRow | None:
@@ -192,7 +194,7 @@ async def apply(
     for _ in range(MAX_TRIES):
         now = svc.clock()
         try:
-            async with svc.db.engine.begin() as conn:
+            async with svc.db.direct.begin() as conn:
                 result = await apply_once(conn, attempt_id, events, cause, event_id, now, loaded)
                 if loaded is not None and (result is None or not result[0].changed):
                     raise StaleWrite  # perhaps only the caller's copy says so: roll back
@@ -346,7 +348,7 @@ async def apply_once(
         _UPDATE_ATTEMPT,
         {**values, "new_updated_at": now, "attempt_id": attempt_id, "version": row.version},
     )
-    if written.rowcount != 1:  # type: ignore[attr-defined]
+    if written.rowcount != 1:  # type: ignore[union-attr]
         raise StaleWrite
     await _carry_out(s, state, effects, now)
     steps = [

@@ -21,8 +21,13 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from countertop.backend.store import sqlite_driver
+from countertop.backend.store.direct import Lanes
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+# Connections each instance keeps for the direct statements (store/direct.py). SQLite writes one
+# transaction at a time whatever the number; PostgreSQL runs them side by side.
+SQLITE_LANES = 4
+POSTGRES_LANES = 8
 
 
 def normalize_url(url: str) -> str:
@@ -52,6 +57,8 @@ class Database:
         self.url = normalize_url(url)
         self.is_sqlite = make_url(self.url).get_backend_name() == "sqlite"
         kwargs: dict[str, Any] = {"echo": echo}
+        # Connections kept for the statements every sale runs (store/direct.py), out of the pool.
+        lanes = SQLITE_LANES if self.is_sqlite else POSTGRES_LANES
         if self.is_sqlite:
             database = make_url(self.url).database
             if database and database != ":memory:":
@@ -61,6 +68,9 @@ class Database:
                 kwargs["async_creator"] = sqlite_driver.connector(
                     database, timeout=10, check_same_thread=False, cached_statements=512
                 )
+                # The pool's usual five besides the lanes: a connection opened as overflow
+                # starts a thread and is closed again when given back.
+                kwargs["pool_size"] = 5 + lanes
             else:
                 kwargs["connect_args"] = {"timeout": 10}
         else:
@@ -69,17 +79,22 @@ class Database:
             # Connections are opened once and kept rather than opened and closed as overflow.
             # At most 30 per instance, so three instances (plus the live-status listener of each)
             # stay under PostgreSQL's default max_connections of 100; DATABASE_POOL_SIZE can
-            # change it for a server configured for more.
-            pool_size = int(os.environ.get("DATABASE_POOL_SIZE", "20"))
+            # change it for a server configured for more. The lanes are taken from the pool.
+            pool_size = max(int(os.environ.get("DATABASE_POOL_SIZE", "20")), lanes + 2)
             kwargs.update(pool_size=pool_size, max_overflow=10, pool_recycle=1800, pool_timeout=10)
             # Each connection prepares each statement once; the default cache of 100 statements
             # per connection is smaller than the statements the backend runs, so they were
-            # prepared again and again.
-            kwargs["connect_args"] = {"prepared_statement_cache_size": 500}
+            # prepared again and again. The same for asyncpg's own cache, which the direct
+            # statements use.
+            kwargs["connect_args"] = {
+                "prepared_statement_cache_size": 500,
+                "statement_cache_size": 500,
+            }
         self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.direct = Lanes(self.engine, lanes)
         # Statements that need no transaction run outside one on PostgreSQL: no BEGIN and
         # COMMIT or ROLLBACK round trips around them (SQLite reads outside one already).
         self._reader = (
@@ -123,6 +138,7 @@ class Database:
             await conn.run_sync(_upgrade)
 
     async def dispose(self) -> None:
+        await self.direct.close()
         await self.engine.dispose()
 
 

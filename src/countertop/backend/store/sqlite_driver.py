@@ -24,7 +24,7 @@ import aiosqlite
 Description = tuple[tuple[Any, ...], ...] | None
 
 
-def _run(
+def run_statement(
     connection: sqlite3.Connection, sql: str, parameters: Any, many: bool
 ) -> tuple[Description, int, int | None, list[Any]]:
     """On the database thread: execute, fetch everything, close; what the cursor would tell."""
@@ -60,7 +60,7 @@ class OneTripCursor:
 
     async def _execute(self, sql: str, parameters: Any, many: bool) -> OneTripCursor:
         self.description, self.rowcount, self.lastrowid, self._rows = await self._connection.run(
-            partial(_run, sql=sql, parameters=parameters, many=many)
+            partial(run_statement, sql=sql, parameters=parameters, many=many)
         )
         return self
 

@@ -1,0 +1,464 @@
+"""The statements every sale runs, sent by the database driver itself.
+
+SQLAlchemy declares the tables, builds every statement and compiles it for the dialect; most of
+the backend also runs its statements through it. On the paths every sale takes (an order created,
+a payment handed to a reader, a webhook stored and applied, a capture, the live order view),
+SQLAlchemy's work around each statement (the compiled cache lookup, the execution context, the
+parameter and result processing, the hop into a greenlet and back, the pool checkout of each
+transaction) cost more than the statement itself: on PostgreSQL 270 µs a statement against 100 µs
+for the driver alone, 870 µs against 290 µs for a one-statement transaction (measured with
+asyncpg on the benchmark machine, docs/benchmarks.md round nine).
+
+So here a statement is compiled by SQLAlchemy once per dialect and shape (the parameter names,
+the length of each expanding IN list, the number of rows of a multi-row INSERT), with its type
+processors taken from SQLAlchemy too, and then run on the driver's own connection: asyncpg's
+prepared statements on PostgreSQL, one trip to the database thread (`store/sqlite_driver.py`) on
+SQLite. The values stored and read back are the ones SQLAlchemy would store and read: the same
+SQL, the same bind and result processors, connections set up by the same engine. Driver errors
+come out as SQLAlchemy's (`IntegrityError`, `OperationalError`), so callers and the busy handler
+see no difference.
+
+The connections ("lanes") are checked out of the engine's pool once and kept; a transaction takes
+a free lane (or waits for one) without the pool's checkout and reset. A lane whose connection
+broke, or whose work was cancelled mid-statement, is given back to the pool as invalid and a new
+one is checked out when needed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import operator
+import re
+import sqlite3
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, cast
+
+import asyncpg
+from sqlalchemy import bindparam, text
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.sql import ClauseElement, Insert
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.dml import UpdateBase
+
+from countertop.backend.store.sqlite_driver import run_statement
+
+log = logging.getLogger("countertop.store")
+Params = Mapping[str, Any]
+Processor = Callable[[Any], Any]
+_MAX_PLANS = 1024
+_STATUS_COUNT = re.compile(r"(\d+)$")
+
+
+class Row(tuple[Any, ...]):
+    """A result row: by position, by column name as an attribute, and as `_mapping`."""
+
+    __slots__ = ()
+    _fields: tuple[str, ...] = ()
+
+    @property
+    def _mapping(self) -> dict[str, Any]:
+        return dict(zip(self._fields, self, strict=True))
+
+
+def _row_type(names: Sequence[str]) -> type[Row]:
+    """A Row class with one read-only attribute per column, as a named tuple has."""
+    attributes: dict[str, Any] = {"__slots__": (), "_fields": tuple(names)}
+    for index, name in enumerate(names):
+        if name.startswith("_") or hasattr(tuple, name) or name in attributes:
+            raise TypeError(f"column {name!r} cannot be a row attribute")
+        attributes[name] = property(operator.itemgetter(index))
+    return type("Row", (Row,), attributes)
+
+
+@dataclass(frozen=True)
+class _Slot:
+    """Where one positional parameter comes from: `params[key]` (of row `row` of a multi-row
+    insert, item `item` of an expanding list), through `process`."""
+
+    key: str
+    row: int | None
+    item: int | None
+    process: Processor | None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One statement compiled for one dialect and one shape of parameters."""
+
+    statement: ClauseElement  # kept so that its id is never reused while the plan is cached
+    sql: str
+    slots: tuple[_Slot, ...]
+    defaults: dict[str, Any]
+    row_type: type[Row] | None
+    results: tuple[tuple[int, Processor], ...]
+
+    @property
+    def returns_rows(self) -> bool:
+        return self.row_type is not None
+
+    def arguments(self, params: Params | Sequence[Params]) -> list[Any]:
+        values: list[Any] = []
+        rows = params if isinstance(params, Sequence) else None
+        for slot in self.slots:
+            source = cast(Params, params if rows is None or slot.row is None else rows[slot.row])
+            value = source[slot.key] if slot.key in source else self.defaults[slot.key]
+            if slot.item is not None:
+                value = value[slot.item]
+            values.append(value if slot.process is None else slot.process(value))
+        return values
+
+    def rows(self, raw: Sequence[Any]) -> list[Any]:
+        row_type = self.row_type
+        assert row_type is not None
+        if not self.results:
+            return [row_type(r) for r in raw]
+        made = []
+        for r in raw:
+            values = list(r)
+            for index, process in self.results:
+                values[index] = process(values[index])
+            made.append(row_type(values))
+        return made
+
+
+def _result_columns(statement: ClauseElement) -> list[Any] | None:
+    if isinstance(statement, UpdateBase):
+        columns = list(statement.exported_columns)
+        return columns or None
+    selected = getattr(statement, "selected_columns", None)
+    return list(selected) if selected is not None else None
+
+
+def expanding_names(statement: ClauseElement, dialect: Dialect) -> frozenset[str]:
+    """The statement's expanding bind parameters (`IN` lists), by name."""
+    compiled = cast(SQLCompiler, statement.compile(dialect=dialect))
+    return frozenset(name for name, bind in compiled.binds.items() if bind.expanding)
+
+
+def compile_plan(
+    statement: ClauseElement,
+    dialect: Dialect,
+    params: Params | Sequence[Params],
+    expanding_keys: frozenset[str] = frozenset(),
+) -> Plan:
+    """Compile `statement` for `dialect` and parameters shaped like `params` (the lengths of
+    the lists given for `expanding_keys`, the keys given to an INSERT, the rows of a list)."""
+    rows: Sequence[Params] | None = params if isinstance(params, Sequence) else None
+    if rows is not None:
+        if not isinstance(statement, Insert) or not rows:
+            raise TypeError("a list of parameter sets is for a multi-row INSERT only")
+        table = statement.table
+        keys = list(rows[0])
+        values = [
+            {key: bindparam(f"{key}__{n}", type_=table.c[key].type) for key in keys}
+            for n in range(len(rows))
+        ]
+        compiled_statement: ClauseElement = statement.values(values)
+        compiled = cast(SQLCompiler, compiled_statement.compile(dialect=dialect))
+    else:
+        assert isinstance(params, Mapping)
+        expanding = {key: len(params[key]) for key in expanding_keys}
+        compiled_statement = statement
+        if isinstance(statement, Insert):
+            compiled_statement = statement.inline()  # no implicit RETURNING of the new key
+        if expanding:
+            compiled_statement = compiled_statement.params(
+                {key: [None] * length for key, length in expanding.items()}
+            )
+        compiled = cast(
+            SQLCompiler,
+            compiled_statement.compile(
+                dialect=dialect,
+                column_keys=list(params) if isinstance(statement, Insert) else None,
+                compile_kwargs={"render_postcompile": True} if expanding else {},
+            ),
+        )
+        if getattr(compiled, "insert_prefetch", None):
+            raise TypeError("give every column of a direct INSERT (no Python-side defaults)")
+    binds = compiled.binds
+    slots = []
+    for name in compiled.positiontup or ():
+        row = item = None
+        if rows is not None:  # a column of one row, named `<key>__<row>` above
+            key, _, number = name.rpartition("__")
+            row, bind = int(number), binds[name]
+        elif name in binds:
+            key, bind = name, binds[name]
+        else:  # one item of an expanding list, which SQLAlchemy names `<key>_<n>` from 1
+            key, _, number = name.rpartition("_")
+            item, bind = int(number) - 1, binds[key]
+        process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+        slots.append(_Slot(key, row, item, process))
+    defaults = {
+        name: bind.effective_value
+        for name, bind in binds.items()
+        if not bind.expanding and bind.effective_value is not None
+    }
+    columns = _result_columns(statement)
+    row_type = None
+    results: list[tuple[int, Processor]] = []
+    if columns is not None:
+        row_type = _row_type([c.key for c in columns])
+        for index, column in enumerate(columns):
+            process = column.type.dialect_impl(dialect).result_processor(dialect, None)
+            if process is not None:
+                results.append((index, process))
+    return Plan(statement, compiled.string, tuple(slots), defaults, row_type, tuple(results))
+
+
+class Plans:
+    """Compiled plans, by statement (its identity) and shape of parameters."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+        self._plans: collections.OrderedDict[tuple[Any, ...], Plan] = collections.OrderedDict()
+        self._expanding: dict[int, tuple[ClauseElement, frozenset[str]]] = {}
+
+    def get(self, statement: ClauseElement, params: Params | Sequence[Params]) -> Plan:
+        expanding = self._expanding_of(statement)
+        shape: tuple[Any, ...]
+        if isinstance(params, Sequence):
+            shape = (len(params), tuple(params[0]) if params else ())
+        elif isinstance(statement, Insert):
+            shape = tuple(params)
+        else:
+            shape = tuple(len(params[name]) for name in sorted(expanding))
+        key = (id(statement), shape)
+        plan = self._plans.get(key)
+        if plan is None or plan.statement is not statement:
+            plan = compile_plan(statement, self.dialect, params, expanding)
+            self._plans[key] = plan
+            if len(self._plans) > _MAX_PLANS:
+                self._plans.popitem(last=False)
+        return plan
+
+    def _expanding_of(self, statement: ClauseElement) -> frozenset[str]:
+        known = self._expanding.get(id(statement))
+        if known is None or known[0] is not statement:
+            known = (statement, expanding_names(statement, self.dialect))
+            self._expanding[id(statement)] = known
+            if len(self._expanding) > _MAX_PLANS:
+                self._expanding.pop(next(iter(self._expanding)))
+        return known[1]
+
+
+class Result:
+    """What the callers use of SQLAlchemy's result: rows and the count of rows written."""
+
+    def __init__(self, rows: list[Any], rowcount: int) -> None:
+        self._rows = rows
+        self.rowcount = rowcount
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._rows)
+
+    def all(self) -> list[Any]:
+        return list(self._rows)
+
+    def first(self) -> Any:
+        return self._rows[0] if self._rows else None
+
+    def scalar(self) -> Any:
+        return self._rows[0][0] if self._rows else None
+
+
+def _translated(error: Exception, sql: str) -> Exception:
+    """A driver's error as SQLAlchemy raises it (what callers catch and the busy handler reads)."""
+    if isinstance(error, asyncpg.IntegrityConstraintViolationError | sqlite3.IntegrityError):
+        return IntegrityError(sql, None, error, hide_parameters=True)
+    if isinstance(
+        error,
+        sqlite3.OperationalError | asyncpg.PostgresConnectionError | asyncpg.InterfaceError
+        | ConnectionError | OSError,
+    ):  # fmt: skip
+        return OperationalError(sql, None, error, hide_parameters=True)
+    return DBAPIError(sql, None, error, hide_parameters=True)
+
+
+class Connection:
+    """One lane in use: runs statements as `AsyncConnection.execute` would (same arguments)."""
+
+    def __init__(self, lane: Lane) -> None:
+        self._lane = lane
+        self.dialect = lane.plans.dialect
+
+    async def execute(
+        self, statement: ClauseElement, params: Params | Sequence[Params] | None = None
+    ) -> Result:
+        plan = self._lane.plans.get(statement, {} if params is None else params)
+        arguments = plan.arguments({} if params is None else params)
+        try:
+            return await self._lane.run(plan, arguments)
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, sqlite3.Error, OSError) as error:
+            raise _translated(error, plan.sql) from error
+
+
+class Lane:
+    """A connection checked out of the engine's pool for good, and the driver under it."""
+
+    def __init__(self, connection: AsyncConnection, driver: Any, plans: Plans) -> None:
+        self.connection = connection
+        self.driver = driver
+        self.plans = plans
+        self.sqlite = plans.dialect.name == "sqlite"
+        self.broken = False
+
+    async def run(self, plan: Plan, arguments: list[Any]) -> Result:
+        if self.sqlite:
+            _, rowcount, _, raw = await self.driver.run(
+                partial(run_statement, sql=plan.sql, parameters=arguments, many=False)
+            )
+            if plan.returns_rows:
+                return Result(plan.rows(raw), len(raw))
+            return Result([], rowcount)
+        if plan.returns_rows:
+            records = await self.driver.fetch(plan.sql, *arguments)
+            return Result(plan.rows(records), len(records))
+        status = await self.driver.execute(plan.sql, *arguments)
+        found = _STATUS_COUNT.search(status or "")
+        return Result([], int(found.group(1)) if found else -1)
+
+    async def end(self, transaction: Any, commit: bool) -> None:
+        """Commit or roll back (a PostgreSQL transaction object, or SQLite's implicit one)."""
+        try:
+            if self.sqlite:
+                await (self.driver.commit() if commit else self.driver.rollback())
+            else:
+                await (transaction.commit() if commit else transaction.rollback())
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, sqlite3.Error, OSError) as error:
+            raise _translated(error, "COMMIT" if commit else "ROLLBACK") from error
+
+
+class Lanes:
+    """A few connections kept for the direct statements; each transaction takes one in turn."""
+
+    def __init__(self, engine: AsyncEngine, size: int, *, timeout: float = 10.0) -> None:
+        self.engine = engine
+        self.timeout = timeout
+        self.plans = Plans(engine.dialect)
+        self._free = asyncio.Semaphore(size)
+        self._idle: list[Lane] = []
+        self._closing: set[asyncio.Task[None]] = set()
+
+    async def _take(self) -> Lane:
+        try:
+            async with asyncio.timeout(self.timeout):
+                await self._free.acquire()
+        except TimeoutError:
+            raise PoolTimeout(f"no database connection free within {self.timeout:g} s") from None
+        if self._idle:
+            return self._idle.pop()
+        try:
+            connection = await self.engine.connect()
+            try:
+                raw = await connection.get_raw_connection()
+            except BaseException:
+                await connection.close()
+                raise
+        except BaseException:
+            self._free.release()
+            raise
+        return Lane(connection, raw.driver_connection, self.plans)
+
+    def _give_back(self, lane: Lane) -> None:
+        if lane.broken:
+            task = asyncio.get_running_loop().create_task(_invalidate(lane))
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
+        else:
+            self._idle.append(lane)
+        self._free.release()
+
+    @asynccontextmanager
+    async def _lane(self) -> AsyncIterator[Lane]:
+        lane = await self._take()
+        try:
+            yield lane
+        except asyncio.CancelledError:
+            lane.broken = True  # perhaps cut off mid-statement: not reused
+            raise
+        except OperationalError as error:
+            if not isinstance(error.orig, sqlite3.OperationalError):  # SQLite busy is not
+                lane.broken = True  # the connection failed
+            raise
+        finally:
+            self._give_back(lane)
+
+    @asynccontextmanager
+    async def _transaction(self, lane: Lane, **options: Any) -> AsyncIterator[Connection]:
+        """Committed when the block ends, rolled back if it raises; on SQLite, sqlite3 opens
+        the transaction before the first write (as it does for the engine) unless `begin`."""
+        transaction = None
+        if not lane.sqlite:
+            transaction = lane.driver.transaction(**options)
+            try:
+                await transaction.start()
+            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as error:
+                raise _translated(error, "BEGIN") from error
+        elif options.get("begin"):
+            await lane.run(self.plans.get(_BEGIN, {}), [])
+        try:
+            yield Connection(lane)
+        except BaseException:
+            try:
+                await lane.end(transaction, commit=False)
+            except Exception:
+                lane.broken = True  # it will not be reused; the error that ended it is raised
+            raise
+        await lane.end(transaction, commit=not options.get("readonly"))
+
+    @asynccontextmanager
+    async def begin(self) -> AsyncIterator[Connection]:
+        """A transaction: committed when the block ends, rolled back if it raises."""
+        async with self._lane() as lane, self._transaction(lane) as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def autocommit(self) -> AsyncIterator[Connection]:
+        """Statements with no transaction around them: reads that need not see one state
+        together (a write on PostgreSQL commits by itself; on SQLite when the block ends)."""
+        async with self._lane() as lane:
+            if lane.sqlite:
+                async with self._transaction(lane) as conn:
+                    yield conn
+            else:
+                yield Connection(lane)
+
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[Connection]:
+        """Reads that all see one state of the database (see `Database.snapshot`)."""
+        async with self._lane() as lane:
+            if lane.sqlite:
+                async with self._transaction(lane, begin=True, readonly=True) as conn:
+                    yield conn
+            else:
+                options = {"isolation": "repeatable_read", "readonly": True}
+                async with self._transaction(lane, **options) as conn:
+                    yield conn
+
+    async def close(self) -> None:
+        """Give every lane back to the pool (before the engine is disposed)."""
+        idle, self._idle = self._idle, []
+        for lane in idle:
+            await lane.connection.close()
+        if self._closing:
+            await asyncio.gather(*self._closing, return_exceptions=True)
+
+
+_BEGIN = text("BEGIN")
+
+
+async def _invalidate(lane: Lane) -> None:
+    try:
+        await lane.connection.invalidate()
+        await lane.connection.close()
+    except Exception:  # the connection is gone either way
+        log.debug("closing a broken database lane failed", exc_info=True)
