@@ -108,6 +108,10 @@ async def test_repeating_an_order_request_with_its_key_creates_one_order(backend
         assert first.json()["id"] == second.json()["id"]
         listed = (await http.get("/api/orders")).json()["data"]
         assert [o["id"] for o in listed] == [first.json()["id"]]
+        # The refused second write left nothing behind: one line item, one history step.
+        (order,) = listed
+        assert [(i["description"], i["amount"]) for i in order["line_items"]] == [("Amount", 990)]
+        assert [(h["entity"], h["to"]) for h in order["history"]] == [("order", "open")]
 
 
 async def test_bad_orders_are_refused_with_400(backend: Backend) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from tests.backend.flows import (
     create_order,
@@ -113,6 +114,56 @@ async def test_a_reader_going_offline_as_the_payment_is_sent_cancels_its_payment
         assert (await http.get(f"/api/readers/{reader}")).json()["busy_order_id"] is None
     (pi,) = await stripe_api.payment_intents()
     assert pi["status"] == "canceled"
+
+
+async def _sell_once(backend: Backend, http: Any, reader: str) -> None:
+    """A sale on the reader, so that the backend has heard Stripe report it online."""
+    order = await create_order(http, backend.demo.location_id)
+    await start(http, order["id"], reader)
+    await present(http, reader)
+    await wait_order(http, order["id"], "paid")
+
+
+async def test_a_reader_gone_offline_since_it_was_last_reported_online(
+    backend: Backend, stripe_api: Stripe
+) -> None:
+    demo = backend.demo
+    reader = demo.reader_ids[0]
+    async with backend.client() as http:
+        await _sell_once(backend, http, reader)
+        await stripe_api.control("POST", f"readers/{reader}/offline")
+        order = await create_order(http, demo.location_id)
+        refused = await http.post(f"/api/orders/{order['id']}/payments", json={"reader": reader})
+        assert reader in problem(refused, 409, "reader_offline")["detail"]
+        after = await get_order(http, order["id"])
+        assert after["status"] == "open"
+        assert [a["status"] for a in after["attempts"]] == ["canceled"]
+        assert after["attempts"][0]["last_error"]["code"] == "terminal_reader_offline"
+        assert (await http.get(f"/api/readers/{reader}")).json()["busy_order_id"] is None
+    statuses = sorted(pi["status"] for pi in await stripe_api.payment_intents())
+    assert statuses == ["canceled", "succeeded"]
+
+
+async def test_a_reader_deleted_at_stripe_since_it_was_last_reported(
+    backend: Backend, stripe_api: Stripe
+) -> None:
+    demo = backend.demo
+    reader = demo.reader_ids[0]
+    async with backend.client() as http:
+        await _sell_once(backend, http, reader)
+        deleted = await stripe_api.http.delete(f"/v1/terminal/readers/{reader}")
+        assert deleted.status_code == 200, deleted.text
+        order = await create_order(http, demo.location_id)
+        refused = await http.post(f"/api/orders/{order['id']}/payments", json={"reader": reader})
+        problem(refused, 404, "not_found")
+        after = await get_order(http, order["id"])
+        assert after["status"] == "open"
+        assert [a["status"] for a in after["attempts"]] == ["canceled"]
+        # Asked again, the backend now reads the reader from Stripe first: no PaymentIntent.
+        again = await http.post(f"/api/orders/{order['id']}/payments", json={"reader": reader})
+        problem(again, 404, "not_found")
+    statuses = sorted(pi["status"] for pi in await stripe_api.payment_intents())
+    assert statuses == ["canceled", "succeeded"]
 
 
 async def _one_intent_pending(stripe_api: Stripe) -> bool:

@@ -16,7 +16,9 @@ from countertop.backend.store.payments import OrderRow
 from countertop.domain.errors import DomainError
 
 
-def services(request: Request) -> Services:
+async def services(request: Request) -> Services:
+    """The running services (async: FastAPI runs a plain function dependency on a worker
+    thread, a thread hop on every request for a lookup)."""
     svc: Services | None = getattr(request.app.state, "services", None)
     if svc is None:
         raise ApiError(503, "starting", "Starting", "The backend is still starting.")

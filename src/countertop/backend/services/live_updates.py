@@ -54,6 +54,13 @@ class LiveUpdates:
             self._known.pop(next(iter(self._known)))
         self._known[reader_id] = reader
 
+    def known_reader(self, reader_id: str) -> Json | None:
+        """What Stripe last said about a reader, if it said anything since this process began."""
+        return self._known.get(reader_id)
+
+    def forget_reader(self, reader_id: str) -> None:
+        self._known.pop(reader_id, None)
+
     def order_changed(self, order_id: str) -> None:
         if self.svc.nobody_listens():
             return

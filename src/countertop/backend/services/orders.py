@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from types import SimpleNamespace
 from typing import Any
 
@@ -115,9 +117,35 @@ _LINE_ITEMS = (
 )
 
 
+class _KnownItems:
+    """Line items of recent orders, by order id. An order's items are written once, with the
+    order, and never change, so what was written or read once is the answer for good, on
+    every instance; each sale reads them twice or more (the cart shown on the reader, every
+    live view of the order)."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self.size = size
+        self._items: OrderedDict[str, list[Any]] = OrderedDict()
+
+    def get(self, order_id: str) -> list[Any] | None:
+        return self._items.get(order_id)
+
+    def put(self, order_id: str, items: list[Any]) -> None:
+        self._items[order_id] = items
+        if len(self._items) > self.size:
+            self._items.popitem(last=False)
+
+
+KNOWN_ITEMS = _KnownItems()
+
+
 async def line_items(s: Executor, order_id: str) -> list[Any]:
     """The order's line items in cart order (rows with LineItemRow's columns)."""
-    return list((await s.execute(_LINE_ITEMS, {"order_id": order_id})).all())
+    items = KNOWN_ITEMS.get(order_id)
+    if items is None:
+        items = list((await s.execute(_LINE_ITEMS, {"order_id": order_id})).all())
+        KNOWN_ITEMS.put(order_id, items)
+    return items
 
 
 def _columns(model: Any) -> Any:
@@ -156,8 +184,18 @@ async def load_views(s: Executor, order_ids: Sequence[str]) -> list[dict[str, An
     items: dict[str, list[Any]] = {}
     attempts: dict[str, list[Any]] = {}
     history: dict[str, list[Any]] = {}
-    for item in await s.execute(_ITEMS_OF, ids):
-        items.setdefault(item.order_id, []).append(item)
+    unknown = []
+    for order in orders:
+        known = KNOWN_ITEMS.get(order.id)
+        if known is None:
+            unknown.append(order.id)
+        else:
+            items[order.id] = known
+    if unknown:
+        for item in await s.execute(_ITEMS_OF, {"ids": unknown}):
+            items.setdefault(item.order_id, []).append(item)
+        for order_id in unknown:
+            KNOWN_ITEMS.put(order_id, items.get(order_id, []))
     for attempt in await s.execute(_ATTEMPTS_OF, ids):
         attempts.setdefault(attempt.order_id, []).append(attempt)
     for step in await s.execute(_HISTORY_OF, ids):
@@ -206,6 +244,27 @@ _INSERT_ITEMS = insert(LineItemRow)
 _INSERT_STEP = insert(TransitionRow)
 
 
+def _named(model: Any, prefix: str) -> dict[str, Any]:
+    return {
+        c.key: bindparam(f"{prefix}{c.key}", type_=c.type)
+        for c in model.__table__.columns
+        if c.autoincrement is not True
+    }
+
+
+@lru_cache(maxsize=128)
+def _order_at_once(item_count: int) -> Any:
+    """PostgreSQL: the order, its line items and its first history row in one statement (its
+    data-modifying CTEs all commit, or none does). Parameters `o_*`, `i<n>_*` and `t_*`."""
+    order = insert(OrderRow).values(_named(OrderRow, "o_")).returning(OrderRow.id).cte("o")
+    step = insert(TransitionRow).values(_named(TransitionRow, "t_")).cte("t")
+    ctes = [step]
+    if item_count:
+        rows = [_named(LineItemRow, f"i{n}_") for n in range(item_count)]
+        ctes.append(insert(LineItemRow).values(rows).cte("i"))
+    return select(order.c.id).add_cte(*ctes)
+
+
 async def create_order(
     svc: Services, new: NewOrder, *, created_by: str | None, idempotency_key: str | None
 ) -> dict[str, Any]:
@@ -252,12 +311,21 @@ async def create_order(
     }
     view: dict[str, Any] | None
     try:
-        async with svc.db.direct.begin() as conn:
-            await conn.execute(_INSERT_ORDER, order)
-            await conn.execute(_INSERT_ITEMS, items)
-            await conn.execute(_INSERT_STEP, created)
+        if svc.db.is_sqlite:
+            async with svc.db.direct.begin() as conn:
+                await conn.execute(_INSERT_ORDER, order)
+                await conn.execute(_INSERT_ITEMS, items)
+                await conn.execute(_INSERT_STEP, created)
+        else:  # one statement commits all three: no BEGIN and COMMIT round trips
+            params = {f"o_{k}": v for k, v in order.items()}
+            params.update({f"t_{k}": v for k, v in created.items()})
+            for n, item in enumerate(items):
+                params.update({f"i{n}_{k}": v for k, v in item.items()})
+            async with svc.db.direct.autocommit() as conn:
+                await conn.execute(_order_at_once(len(items)), params)
         # What was just written, not read back.
         rows = [SimpleNamespace(**values) for values in (order, *items, created)]
+        KNOWN_ITEMS.put(order_id, rows[1:-1])
         view = order_json(rows[0], rows[1:-1], [], rows[-1:])
     except IntegrityError:
         if idempotency_key is None:

@@ -68,15 +68,26 @@ def location_of(reader: Json) -> str | None:
     return location.get("id") if isinstance(location, dict) else location
 
 
-async def usable_reader(svc: Services, reader_id: str, order: OrderRow, who: Any) -> Json:
-    """The reader, if the caller may use it for this order and it is online and not held."""
-    try:
-        reader = await svc.gateway.retrieve_reader(reader_id)
-    except StripeFailure as failure:
-        if failure.http_status == 404:
-            raise not_found("reader", reader_id) from None
-        raise stripe_unavailable(failure) from None
-    svc.live.remember_reader(reader)
+async def usable_reader(
+    svc: Services, reader_id: str, order: OrderRow, who: Any, *, known: bool = False
+) -> Json:
+    """The reader, if the caller may use it for this order and it is online.
+
+    With `known`, a reader that Stripe last reported online (in an event, or the answer to a
+    command or a read) is taken at that word, with no call to Stripe: a reader's location never
+    changes, and one that went offline or was deleted since makes Stripe refuse the command
+    that follows, which then cancels its PaymentIntent (`_send_failed`). A reader never seen,
+    or last seen offline, is read from Stripe.
+    """
+    reader = svc.live.known_reader(reader_id) if known else None
+    if reader is None or reader.get("status") != "online":
+        try:
+            reader = await svc.gateway.retrieve_reader(reader_id)
+        except StripeFailure as failure:
+            if failure.http_status == 404:
+                raise not_found("reader", reader_id) from None
+            raise stripe_unavailable(failure) from None
+        svc.live.remember_reader(reader)
     if reader.get("deleted") or not who.can_access(location_of(reader)):
         raise not_found("reader", reader_id)
     if location_of(reader) != order.location_id:
@@ -148,7 +159,7 @@ async def start_payment(svc: Services, who: Any, order_id: str, reader_id: str) 
     cause = f"api:start_payment on {reader_id}"
     context = await _payment_context(svc, who, order_id, reader_id)
     order, row = context.order, context.attempt
-    await usable_reader(svc, reader_id, order, who)
+    await usable_reader(svc, reader_id, order, who, known=True)
     if context.holder is not None and context.holder != order.id:
         raise reader_busy(reader_id, context.holder)
     if row is None:
@@ -192,7 +203,7 @@ async def retry_payment(
     target = reader_id or row.reader_id
     if target is None:
         raise ApiError(400, "validation_error", "Reader needed", "Name the reader to retry on.")
-    await usable_reader(svc, target, order, who)
+    await usable_reader(svc, target, order, who, known=True)
     await _check_not_held(svc, target, order.id)
     return await _send(svc, row, target, order, f"api:retry_payment on {target}")
 
@@ -313,11 +324,14 @@ async def _send_failed(
     cause: str,
 ) -> None:
     error = PaymentError(failure.code, failure.message, failure.decline_code)
-    if failure.code == "terminal_reader_offline":
+    if failure.code == "terminal_reader_offline" or failure.http_status == 404:
         # The reason is kept before Stripe is asked to cancel: its `payment_intent.canceled` may
         # be applied before the answer to the cancel is, and it does not say why.
         await apply(svc, attempt_id, [GivingUp(error)], cause)
         await cancel_intent(svc, attempt_id, payment_intent, [Failed(error)], cause)
+        if failure.http_status == 404:  # the reader was deleted since Stripe last spoke of it
+            svc.live.forget_reader(reader_id)
+            raise not_found("reader", reader_id)
         raise reader_offline(reader_id)
     if failure.network or failure.code in ("terminal_reader_timeout", "intent_invalid_state"):
         if await _landed(svc, reader_id, payment_intent):

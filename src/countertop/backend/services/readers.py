@@ -124,6 +124,7 @@ async def remove_reader(svc: Services, reader_id: str) -> None:
     except StripeFailure as failure:
         raise stripe_error(failure, "reader", reader_id) from None
     metrics.forget_reader(reader_id)
+    svc.live.forget_reader(reader_id)
 
 
 async def clear_reader(svc: Services, reader_id: str) -> Json:
