@@ -87,6 +87,13 @@ def instrument() -> None:
         return await direct_run(self, plan, arguments)
 
     direct.Lane.run = run_direct  # type: ignore[method-assign]
+    direct_writes = direct.Lane.run_writes
+
+    async def run_writes(self: direct.Lane, sql: str, arguments: list[Any]) -> None:
+        COUNTS.statements["WITH (writes held back, together)"] += 1
+        await direct_writes(self, sql, arguments)
+
+    direct.Lane.run_writes = run_writes  # type: ignore[method-assign]
     direct_begin = direct.Lanes.begin
 
     def begin_direct(self: direct.Lanes) -> Any:

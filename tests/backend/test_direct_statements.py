@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -22,7 +22,13 @@ from countertop.backend.services.event_batches import _RETURNING_ID
 from countertop.backend.services.records import _UPDATE_ATTEMPT, _UPSERT_JOB, ATTEMPT_BY_ID
 from countertop.backend.store.db import Database
 from countertop.backend.store.direct import Lanes
-from countertop.backend.store.payments import AttemptRow, OrderRow, OutboxRow, WebhookEventRow
+from countertop.backend.store.payments import (
+    AttemptRow,
+    OrderRow,
+    OutboxRow,
+    TransitionRow,
+    WebhookEventRow,
+)
 
 NOW = datetime(2026, 12, 6, 21, 30, 15, 123456, tzinfo=UTC)
 
@@ -210,3 +216,51 @@ async def test_every_lane_in_use_past_the_timeout_is_the_pools_timeout(db: Datab
     async with lanes.autocommit() as conn:  # free again
         assert (await conn.execute(select(OrderRow.id))).all() == []
     await lanes.close()
+
+
+async def test_writes_held_back_are_read_back_in_the_transaction_and_committed(
+    db: Database,
+) -> None:
+    status = select(OrderRow.status).where(OrderRow.id == bindparam("id"))
+    paid = update(OrderRow).where(OrderRow.id == bindparam("order_id")).values(status="paid")
+    job = {"kind": "capture", "attempt_id": "att_1", "due_at": NOW, "tries": 0,
+           "last_error": None, "created_at": NOW}  # fmt: skip
+    async with db.direct.begin() as conn:
+        await conn.execute(insert(OrderRow), order("ord_1"))
+        await conn.execute(insert(AttemptRow), attempt("att_1", "ord_1"))
+        await conn.defer(paid, {"order_id": "ord_1"})
+        await conn.defer(_UPSERT_JOB[db.engine.dialect.name], job)
+        # A read of a table with a write held back sees the write.
+        assert (await conn.execute(status, {"id": "ord_1"})).scalar() == "paid"
+        await conn.defer(update(OrderRow).where(OrderRow.id == "ord_1").values(tax=99))
+        await conn.defer(delete(OutboxRow).where(OutboxRow.attempt_id == "att_1"))
+    async with db.engine.connect() as conn:
+        found = (await conn.execute(select(OrderRow.status, OrderRow.tax))).all()
+        jobs = (await conn.execute(select(OutboxRow.id))).all()
+    assert [tuple(f) for f in found] == [("paid", 99)] and jobs == []
+
+
+async def test_a_write_held_back_that_breaks_a_rule_rolls_everything_back(db: Database) -> None:
+    orphan = {"order_id": "ord_missing", "entity": "order", "from_status": None,
+              "to_status": "open", "event": "created", "cause": "test", "at": NOW}  # fmt: skip
+    with pytest.raises(IntegrityError):
+        async with db.direct.begin() as conn:
+            await conn.execute(insert(OrderRow), order("ord_1"))
+            await conn.defer(insert(TransitionRow), [orphan])  # no such order: foreign key
+            await conn.defer(update(OrderRow).where(OrderRow.id == "ord_1").values(tax=1))
+    async with db.engine.connect() as conn:
+        assert (await conn.execute(select(OrderRow.id))).all() == []
+        assert (await conn.execute(select(TransitionRow.id))).all() == []
+
+
+async def test_writes_held_back_are_dropped_with_a_rollback(db: Database) -> None:
+    with pytest.raises(RuntimeError):
+        async with db.direct.begin() as conn:
+            await conn.execute(insert(OrderRow), order("ord_1"))
+            await conn.defer(update(OrderRow).where(OrderRow.id == "ord_1").values(tax=1))
+            raise RuntimeError("changed my mind")
+    async with db.direct.begin() as conn:  # nothing left over on the lane
+        await conn.execute(insert(OrderRow), order("ord_2"))
+    async with db.engine.connect() as conn:
+        found = (await conn.execute(select(OrderRow.id, OrderRow.tax))).all()
+    assert [tuple(f) for f in found] == [("ord_2", 80)]

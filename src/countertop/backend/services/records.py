@@ -366,7 +366,7 @@ async def apply_once(
     last = history[-1][2] if history else "update"
     if order_unaffected(original.status, state.status):
         if steps:  # the order stays as it is: no need to read it, lock it or write it
-            await s.execute(_INSERT_TRANSITION, steps)
+            await _write(s, _INSERT_TRANSITION, steps)
     else:
         await refresh_order(s, state.order_id, last, cause, now, steps)
     reached = tuple(after for _, after, _ in history)
@@ -391,11 +391,20 @@ async def _carry_out(s: Executor, state: Attempt, effects: list[Effect], now: da
                 except IntegrityError:
                     raise _HoldTaken(reader) from None
             case ReleaseReader(reader=reader):
-                await s.execute(_RELEASE_HOLD, {"reader_id": reader, "attempt_id": state.id})
+                await _write(s, _RELEASE_HOLD, {"reader_id": reader, "attempt_id": state.id})
             case ScheduleCapture(at=at):
                 await _schedule_capture(s, state, at, now)
             case DropCapture():
-                await s.execute(DROP_CAPTURE_JOB, {"attempt_id": state.id})
+                await _write(s, DROP_CAPTURE_JOB, {"attempt_id": state.id})
+
+
+async def _write(s: Executor, statement: Any, params: Any) -> None:
+    """A write whose outcome the unit of work does not read: on a direct connection it waits to
+    go to the database with the others (`Connection.defer`)."""
+    if isinstance(s, DirectConnection):
+        await s.defer(statement, params)
+    else:
+        await s.execute(statement, params)
 
 
 def _capture_due(effects: Sequence[Effect], now: datetime) -> bool:
@@ -423,7 +432,7 @@ async def _schedule_capture(s: Executor, state: Attempt, at: datetime, now: date
         "last_error": error,
         "created_at": now,
     }
-    await s.execute(_UPSERT_JOB[_dialect(s)], job)
+    await _write(s, _UPSERT_JOB[_dialect(s)], job)
 
 
 def _dialect(s: Executor) -> str:
@@ -464,7 +473,7 @@ async def refresh_order(
     rows = (await s.execute(_ORDER_WITH_ATTEMPTS, {"id": order_id})).all()
     if not rows:
         if steps:
-            await s.execute(_INSERT_TRANSITION, list(steps))
+            await _write(s, _INSERT_TRANSITION, list(steps))
         return
     order = rows[0]
     attempts = [r for r in rows if r.status is not None]
@@ -496,11 +505,11 @@ async def refresh_order(
         }
         steps = [*steps, step]
     if steps:
-        await s.execute(_INSERT_TRANSITION, steps)
+        await _write(s, _INSERT_TRANSITION, steps)
     if derived == current:
         return
     values = {f"new_{name}": value for name, value in derived.items()}
-    await s.execute(_UPDATE_ORDER, {**values, "new_updated_at": now, "order_id": order_id})
+    await _write(s, _UPDATE_ORDER, {**values, "new_updated_at": now, "order_id": order_id})
 
 
 def after_commit(svc: Services, applied: Applied, effects: Sequence[Effect]) -> None:

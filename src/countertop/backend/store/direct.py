@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import logging
 import operator
 import re
@@ -39,7 +40,7 @@ from functools import partial
 from typing import Any, cast
 
 import asyncpg
-from sqlalchemy import bindparam, text
+from sqlalchemy import Table, bindparam, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -47,6 +48,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql import ClauseElement, Insert
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import UpdateBase
+from sqlalchemy.sql.util import find_tables
 
 from countertop.backend.store.sqlite_driver import run_statement
 
@@ -55,6 +57,7 @@ Params = Mapping[str, Any]
 Processor = Callable[[Any], Any]
 _MAX_PLANS = 1024
 _STATUS_COUNT = re.compile(r"(\d+)$")
+_PLACEHOLDER = re.compile(r"\$(\d+)")
 
 
 class Row(tuple[Any, ...]):
@@ -89,7 +92,7 @@ class _Slot:
     process: Processor | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared and hashed as itself
 class Plan:
     """One statement compiled for one dialect and one shape of parameters."""
 
@@ -99,6 +102,7 @@ class Plan:
     defaults: dict[str, Any]
     row_type: type[Row] | None
     results: tuple[tuple[int, Processor], ...]
+    tables: frozenset[str]  # every table the statement reads or writes
 
     @property
     def returns_rows(self) -> bool:
@@ -211,7 +215,17 @@ def compile_plan(
             process = column.type.dialect_impl(dialect).result_processor(dialect, None)
             if process is not None:
                 results.append((index, process))
-    return Plan(statement, compiled.string, tuple(slots), defaults, row_type, tuple(results))
+    tables = frozenset(
+        found.name
+        for found in find_tables(
+            statement, check_columns=True, include_aliases=True, include_joins=True,
+            include_selects=True, include_crud=True,
+        )
+        if isinstance(found, Table)
+    )  # fmt: skip
+    return Plan(
+        statement, compiled.string, tuple(slots), defaults, row_type, tuple(results), tables
+    )
 
 
 class Plans:
@@ -284,21 +298,81 @@ def _translated(error: Exception, sql: str) -> Exception:
 
 
 class Connection:
-    """One lane in use: runs statements as `AsyncConnection.execute` would (same arguments)."""
+    """One lane in use: runs statements as `AsyncConnection.execute` would (same arguments).
 
-    def __init__(self, lane: Lane) -> None:
+    In a PostgreSQL transaction, `defer` holds back writes whose outcome nobody reads until a
+    statement touches one of their tables, or the commit: then they go to the server together,
+    as one statement (data-modifying CTEs), one round trip instead of one each.
+    """
+
+    def __init__(self, lane: Lane, *, transaction: bool = False) -> None:
         self._lane = lane
         self.dialect = lane.plans.dialect
+        self._defers = transaction and not lane.sqlite
+        self._pending: list[tuple[Plan, list[Any]]] = []
+        self._pending_tables: set[str] = set()
 
     async def execute(
         self, statement: ClauseElement, params: Params | Sequence[Params] | None = None
     ) -> Result:
         plan = self._lane.plans.get(statement, {} if params is None else params)
         arguments = plan.arguments({} if params is None else params)
+        if self._pending_tables and not self._pending_tables.isdisjoint(plan.tables):
+            await self.flush()
+        return await self._run(plan, arguments)
+
+    async def defer(
+        self, statement: ClauseElement, params: Params | Sequence[Params] | None = None
+    ) -> None:
+        """A write whose rows, count and errors the caller does not look at: sent with the
+        other writes held back, before anything reads or writes its tables, and at the latest
+        at the commit (at once on SQLite and outside a transaction). A constraint it breaks is
+        raised then, and rolls the whole transaction back."""
+        if not self._defers:
+            await self.execute(statement, params)
+            return
+        plan = self._lane.plans.get(statement, {} if params is None else params)
+        if plan.returns_rows:
+            raise TypeError("a statement whose rows are read cannot wait")
+        if not self._pending_tables.isdisjoint(plan.tables):
+            await self.flush()  # never two changes to one table in one statement
+        self._pending.append((plan, plan.arguments({} if params is None else params)))
+        self._pending_tables.update(plan.tables)
+
+    async def flush(self) -> None:
+        """Send the writes held back, in one statement."""
+        pending, self._pending = self._pending, []
+        self._pending_tables = set()
+        if len(pending) == 1:
+            await self._run(*pending[0])
+        elif pending:
+            sql = _together(tuple(plan for plan, _ in pending))
+            arguments = [value for _, values in pending for value in values]
+            try:
+                await self._lane.run_writes(sql, arguments)
+            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as error:
+                raise _translated(error, sql) from error
+
+    async def _run(self, plan: Plan, arguments: list[Any]) -> Result:
         try:
             return await self._lane.run(plan, arguments)
         except (asyncpg.PostgresError, asyncpg.InterfaceError, sqlite3.Error, OSError) as error:
             raise _translated(error, plan.sql) from error
+
+
+@functools.lru_cache(maxsize=256)
+def _together(plans: tuple[Plan, ...]) -> str:
+    """PostgreSQL: the plans' writes as one statement, their parameters numbered one after the
+    other (`$1`... of the second plan become `$n+1`...)."""
+    parts, offset = [], 0
+    for n, plan in enumerate(plans):
+        parts.append(f"w{n} AS ({_PLACEHOLDER.sub(partial(_shifted, offset), plan.sql)})")
+        offset += len(plan.slots)
+    return "WITH " + ", ".join(parts) + " SELECT 1"
+
+
+def _shifted(offset: int, placeholder: re.Match[str]) -> str:
+    return f"${int(placeholder.group(1)) + offset}"
 
 
 class Lane:
@@ -325,6 +399,10 @@ class Lane:
         status = await self.driver.execute(plan.sql, *arguments)
         found = _STATUS_COUNT.search(status or "")
         return Result([], int(found.group(1)) if found else -1)
+
+    async def run_writes(self, sql: str, arguments: list[Any]) -> None:
+        """PostgreSQL: a statement of writes (`Connection.flush`)."""
+        await self.driver.execute(sql, *arguments)
 
     async def end(self, transaction: Any, commit: bool) -> None:
         """Commit or roll back (a PostgreSQL transaction object, or SQLite's implicit one)."""
@@ -405,8 +483,10 @@ class Lanes:
                 raise _translated(error, "BEGIN") from error
         elif options.get("begin"):
             await lane.run(self.plans.get(_BEGIN, {}), [])
+        conn = Connection(lane, transaction=True)
         try:
-            yield Connection(lane)
+            yield conn
+            await conn.flush()
         except BaseException:
             try:
                 await lane.end(transaction, commit=False)
