@@ -152,16 +152,22 @@ def _columns(model: Any) -> Any:
     return select(*model.__table__.columns)
 
 
-_ORDERS = _columns(OrderRow).where(OrderRow.id.in_(bindparam("ids", expanding=True)))
+# Each order with its attempts (labelled `attempt_*`; one row of NULLs for an order with none).
+_ATTEMPT_KEYS = tuple(c.key for c in AttemptRow.__table__.columns)
+_ORDERS_AND_ATTEMPTS = (
+    select(
+        *OrderRow.__table__.columns,
+        *(c.label(f"attempt_{c.key}") for c in AttemptRow.__table__.columns),
+    )
+    .select_from(OrderRow)
+    .outerjoin(AttemptRow, AttemptRow.order_id == OrderRow.id)
+    .where(OrderRow.id.in_(bindparam("ids", expanding=True)))
+    .order_by(OrderRow.id, AttemptRow.created_at, AttemptRow.id)
+)
 _ITEMS_OF = (
     _columns(LineItemRow)
     .where(LineItemRow.order_id.in_(bindparam("ids", expanding=True)))
     .order_by(LineItemRow.order_id, LineItemRow.position)
-)
-_ATTEMPTS_OF = (
-    _columns(AttemptRow)
-    .where(AttemptRow.order_id.in_(bindparam("ids", expanding=True)))
-    .order_by(AttemptRow.created_at, AttemptRow.id)
 )
 _HISTORY_OF = (
     _columns(TransitionRow)
@@ -171,21 +177,29 @@ _HISTORY_OF = (
 
 
 async def load_views(s: Executor, order_ids: Sequence[str]) -> list[dict[str, Any]]:
-    """The Order JSON of several orders in four queries (orders, items, attempts, history).
+    """The Order JSON of several orders in two queries (orders with their attempts, history)
+    and a third for the line items of orders not seen before.
 
     Plain rows, not ORM objects: the views are built and sent, never changed.
     """
     if not order_ids:
         return []
     ids = {"ids": list(order_ids)}
-    orders = (await s.execute(_ORDERS, ids)).all()
+    orders: dict[str, Any] = {}
+    attempts: dict[str, list[Any]] = {}
+    for row in await s.execute(_ORDERS_AND_ATTEMPTS, ids):
+        if row.id not in orders:
+            orders[row.id], attempts[row.id] = row, []
+        if row.attempt_id is not None:
+            values = row._mapping
+            attempt = {key: values[f"attempt_{key}"] for key in _ATTEMPT_KEYS}
+            attempts[row.id].append(SimpleNamespace(**attempt))
     if not orders:
         return []
     items: dict[str, list[Any]] = {}
-    attempts: dict[str, list[Any]] = {}
     history: dict[str, list[Any]] = {}
     unknown = []
-    for order in orders:
+    for order in orders.values():
         known = KNOWN_ITEMS.get(order.id)
         if known is None:
             unknown.append(order.id)
@@ -196,15 +210,13 @@ async def load_views(s: Executor, order_ids: Sequence[str]) -> list[dict[str, An
             items.setdefault(item.order_id, []).append(item)
         for order_id in unknown:
             KNOWN_ITEMS.put(order_id, items.get(order_id, []))
-    for attempt in await s.execute(_ATTEMPTS_OF, ids):
-        attempts.setdefault(attempt.order_id, []).append(attempt)
     for step in await s.execute(_HISTORY_OF, ids):
         history.setdefault(step.order_id, []).append(step)
-    by_id = {
-        o.id: order_json(o, items.get(o.id, []), attempts.get(o.id, []), history.get(o.id, []))
-        for o in orders
-    }
-    return [by_id[i] for i in order_ids if i in by_id]
+    return [
+        order_json(orders[i], items.get(i, []), attempts[i], history.get(i, []))
+        for i in order_ids
+        if i in orders
+    ]
 
 
 async def get_order_view(db: Database, order_id: str) -> dict[str, Any] | None:
