@@ -11,6 +11,7 @@ from countertop.backend.errors import ApiError
 from countertop.backend.services.context import Services, new_id
 from countertop.backend.services.orders import attempt_json
 from countertop.backend.services.records import refresh_order
+from countertop.backend.store.base import as_model
 from countertop.backend.store.payments import AttemptRow, OrderRow
 from countertop.backend.stripe_gateway import StripeFailure
 from countertop.domain.attempts import AttemptStatus
@@ -101,4 +102,4 @@ async def new_attempt(svc: Services, order: OrderRow, cause: str) -> AttemptRow:
         if existing is None:
             raise
         return existing
-    return AttemptRow(**values)
+    return as_model(AttemptRow, values)

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from countertop.backend import metrics
 from countertop.backend.services.context import Services
+from countertop.backend.store.base import as_model, column_keys
 from countertop.backend.store.direct import Connection as DirectConnection
 from countertop.backend.store.payments import (
     AttemptRow,
@@ -154,8 +155,8 @@ _ATTEMPT_WRITTEN = (
 
 def with_state(row: Any, state: Attempt, **changes: Any) -> AttemptRow:
     """A detached copy of an attempt's row showing a newer state (never added to a session)."""
-    values = {c.key: getattr(row, c.key) for c in AttemptRow.__table__.columns}
-    return AttemptRow(**{**values, **row_values(state), **changes})
+    values = {key: getattr(row, key) for key in column_keys(AttemptRow)}
+    return as_model(AttemptRow, {**values, **row_values(state), **changes})
 
 
 _MARK_APPLIED = (
