@@ -14,8 +14,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import bindparam, delete, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, delete, insert, select, text, update
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from countertop.backend.services.event_batches import _RETURNING_ID
@@ -264,3 +264,25 @@ async def test_writes_held_back_are_dropped_with_a_rollback(db: Database) -> Non
     async with db.engine.connect() as conn:
         found = (await conn.execute(select(OrderRow.id, OrderRow.tax))).all()
     assert [tuple(f) for f in found] == [("ord_2", 80)]
+
+
+async def test_a_connection_lost_fails_one_transaction_and_is_replaced(db: Database) -> None:
+    lanes = Lanes(db.engine, 1)
+    async with lanes.begin() as conn:
+        await conn.execute(insert(OrderRow), order("ord_1"))
+        lane = conn._lane
+    # The connection dies while idle: the server ends it, or the SQLite thread is gone.
+    if db.is_sqlite:
+        await lane.driver.close()
+    else:
+        async with db.engine.connect() as other:
+            pid = lane.driver.get_server_pid()
+            await other.execute(text(f"SELECT pg_terminate_backend({int(pid)})"))
+        await asyncio.sleep(0.2)
+    with pytest.raises(DBAPIError):
+        async with lanes.begin() as conn:
+            await conn.execute(select(OrderRow.id))
+    async with lanes.begin() as conn:  # a new connection in its place
+        assert conn._lane is not lane
+        assert [r.id for r in await conn.execute(select(OrderRow.id))] == ["ord_1"]
+    await lanes.close()

@@ -350,14 +350,14 @@ class Connection:
             arguments = [value for _, values in pending for value in values]
             try:
                 await self._lane.run_writes(sql, arguments)
-            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as error:
-                raise _translated(error, sql) from error
+            except Exception as error:
+                raise self._lane.failed(error, sql) from error
 
     async def _run(self, plan: Plan, arguments: list[Any]) -> Result:
         try:
             return await self._lane.run(plan, arguments)
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, sqlite3.Error, OSError) as error:
-            raise _translated(error, plan.sql) from error
+        except Exception as error:
+            raise self._lane.failed(error, plan.sql) from error
 
 
 @functools.lru_cache(maxsize=256)
@@ -411,8 +411,19 @@ class Lane:
                 await (self.driver.commit() if commit else self.driver.rollback())
             else:
                 await (transaction.commit() if commit else transaction.rollback())
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, sqlite3.Error, OSError) as error:
-            raise _translated(error, "COMMIT" if commit else "ROLLBACK") from error
+        except Exception as error:
+            raise self.failed(error, "COMMIT" if commit else "ROLLBACK") from error
+
+    def failed(self, error: Exception, sql: str) -> Exception:
+        """The driver's error as SQLAlchemy raises it. The lane is not used again unless the
+        connection is known to be sound: the error was the statement's own (a broken rule, a
+        busy SQLite database) and, on PostgreSQL, the connection is still open."""
+        if self.sqlite:
+            self.broken = self.broken or not isinstance(error, sqlite3.Error)
+        else:
+            sound = isinstance(error, asyncpg.PostgresError) and not self.driver.is_closed()
+            self.broken = self.broken or not sound
+        return _translated(error, sql)
 
 
 class Lanes:
@@ -463,10 +474,6 @@ class Lanes:
         except asyncio.CancelledError:
             lane.broken = True  # perhaps cut off mid-statement: not reused
             raise
-        except OperationalError as error:
-            if not isinstance(error.orig, sqlite3.OperationalError):  # SQLite busy is not
-                lane.broken = True  # the connection failed
-            raise
         finally:
             self._give_back(lane)
 
@@ -476,13 +483,16 @@ class Lanes:
         the transaction before the first write (as it does for the engine) unless `begin`."""
         transaction = None
         if not lane.sqlite:
-            transaction = lane.driver.transaction(**options)
             try:
+                transaction = lane.driver.transaction(**options)
                 await transaction.start()
-            except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as error:
-                raise _translated(error, "BEGIN") from error
+            except Exception as error:
+                raise lane.failed(error, "BEGIN") from error
         elif options.get("begin"):
-            await lane.run(self.plans.get(_BEGIN, {}), [])
+            try:
+                await lane.run(self.plans.get(_BEGIN, {}), [])
+            except Exception as error:
+                raise lane.failed(error, "BEGIN") from error
         conn = Connection(lane, transaction=True)
         try:
             yield conn
