@@ -438,11 +438,15 @@ class Lanes:
         self._closing: set[asyncio.Task[None]] = set()
 
     async def _take(self) -> Lane:
-        try:
-            async with asyncio.timeout(self.timeout):
-                await self._free.acquire()
-        except TimeoutError:
-            raise PoolTimeout(f"no database connection free within {self.timeout:g} s") from None
+        if not self._free.locked():  # one is free: no timer to set up and cancel
+            await self._free.acquire()
+        else:
+            try:
+                async with asyncio.timeout(self.timeout):
+                    await self._free.acquire()
+            except TimeoutError:
+                message = f"no database connection free within {self.timeout:g} s"
+                raise PoolTimeout(message) from None
         if self._idle:
             return self._idle.pop()
         try:
