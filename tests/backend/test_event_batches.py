@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from countertop.backend.services import events as events_module
+from countertop.backend.store import direct
 from countertop.backend.store.payments import WebhookEventRow
 from countertop.emulator.server import EmulatorServer
 from tests.backend.flows import create_order, get_order, present, start, wait_order
@@ -224,3 +225,61 @@ async def test_a_sales_reports_arriving_together_are_decided_in_one_batch(
     assert [a["status"] for a in after["attempts"]] == ["authorized"]
     steps = [(h["entity"], h["from"], h["to"]) for h in after["history"]]
     assert steps.count((f"attempt:{attempt['id']}", "on_reader", "authorized")) == 1
+
+
+async def test_reports_about_a_sale_remembered_settled_are_stored_without_reading_it(
+    database_url: str, emulator: EmulatorServer, stripe_api: Stripe
+) -> None:
+    """Once this process has captured an attempt, Stripe's later reports of it (here sent again
+    under new ids, as retries and late copies come) are old news to it as remembered: stored as
+    applied, with no read of the attempt. News does still reach it: a refund made at Stripe."""
+    async with running_backend(
+        database_url, emulator, COUNTERTOP_SWEEP_INTERVAL="3600", COUNTERTOP_WEBHOOK_GRACE="3600"
+    ) as backend:
+        async with backend.client() as http:
+            order = await create_order(http, backend.demo.location_id, amount=3100)
+            reader = backend.demo.reader_ids[0]
+            attempt = await start(http, order["id"], reader)
+            await present(http, reader)
+            await wait_order(http, order["id"], "paid")
+            payment_intent = attempt["payment_intent"]
+            await eventually(lambda: _has_capture_events(stripe_api, payment_intent))
+            await stripe_api.flush()
+            copies = [
+                {**e, "id": f"evt_copy_{n}"}
+                for n, e in enumerate(await _events_of(stripe_api, payment_intent))
+                if not e["type"].startswith("terminal.reader.")
+            ]
+            statements: list[str] = []
+            run = direct.Lane.run
+
+            async def seen(
+                lane: direct.Lane, plan: direct.Plan, arguments: list[Any]
+            ) -> direct.Result:
+                statements.append(plan.sql)
+                return await run(lane, plan, arguments)
+
+            direct.Lane.run = seen  # type: ignore[method-assign,assignment]
+            try:
+                answers = await _burst(backend, copies)
+            finally:
+                direct.Lane.run = run  # type: ignore[method-assign]
+            assert [a.json() for a in answers] == [{"received": True}] * len(copies)
+            assert statements and not [s for s in statements if "FROM attempts" in s]
+            refunded = await stripe_api.http.post(
+                "/v1/refunds", data={"payment_intent": payment_intent}
+            )
+            assert refunded.status_code == 200, refunded.text
+            final = await wait_order(http, order["id"], "refunded")
+        async with backend.app.state.services.db.engine.connect() as conn:
+            stored = set(
+                (
+                    await conn.execute(
+                        select(WebhookEventRow.processed_at, WebhookEventRow.id).where(
+                            WebhookEventRow.id.like("evt_copy_%")
+                        )
+                    )
+                ).all()
+            )
+    assert final["amount_refunded"] == 3100
+    assert len(stored) == len(copies) and all(processed for processed, _ in stored)

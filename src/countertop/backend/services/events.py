@@ -22,6 +22,7 @@ from countertop.backend.services.context import Services
 from countertop.backend.services.in_person_refunds import EVENT_PREFIXES as IN_PERSON_REFUND_EVENTS
 from countertop.backend.services.in_person_refunds import note_event as note_in_person_refund
 from countertop.backend.services.records import (
+    AUTHORIZED_OR_SETTLED,
     MAX_TRIES,
     StaleWrite,
     announce,
@@ -31,8 +32,7 @@ from countertop.backend.services.records import (
 )
 from countertop.backend.services.sync import mark_applied, sync_attempt
 from countertop.backend.store.payments import AttemptRow, WebhookEventRow
-from countertop.domain.attempts import SETTLED as SETTLED_STATUSES
-from countertop.domain.attempts import Attempt, AttemptStatus, Observation, transition
+from countertop.domain.attempts import Attempt, Observation, transition
 from countertop.domain.errors import DomainError
 from countertop.domain.observations import from_charge, from_payment_intent
 
@@ -44,7 +44,7 @@ Json = dict[str, Any]
 # NEW: stored now, to be applied; SETTLED: stored now with nothing to apply (about nothing of
 # ours, or old news); PENDING: stored before but not applied yet; DONE: applied before.
 NEW, SETTLED, PENDING, DONE = "new", "settled", "pending", "done"
-ALREADY_AUTHORIZED = frozenset({AttemptStatus.AUTHORIZED, *SETTLED_STATUSES})
+ALREADY_AUTHORIZED = AUTHORIZED_OR_SETTLED
 OLD_NEWS_ONCE_AUTHORIZED = ("terminal.reader.", "payment_intent.", "charge.failed")
 
 

@@ -88,6 +88,9 @@ class Applied:
     # now: the job is committed leased to this process, which tries it as soon as the change
     # is announced (another process or a restart takes it over once the lease runs out).
     capture_now: Any = None
+    # The attempt's row as written, when the change leaves it authorized or settled: statuses
+    # it only moves on from, so what is old news to it stays old news (`EventBatches.remember`).
+    written: Any = None
 
 
 def error_to_json(error: PaymentError | None) -> dict[str, str | None] | None:
@@ -236,6 +239,7 @@ def announce(svc: Services, applied: Applied, effects: Sequence[Effect], cause: 
     after_commit(svc, applied, effects)
 
 
+AUTHORIZED_OR_SETTLED = frozenset({AttemptStatus.AUTHORIZED, *SETTLED})
 # Attempt statuses counted as payment outcomes in the metrics.
 OUTCOMES = frozenset(
     {
@@ -345,11 +349,11 @@ async def apply_once(
     if state == original:
         return Applied(state, False, row.location_id), []
     values = {f"new_{name}": value for name, value in row_values(state).items()}
-    written = await s.execute(
+    updated = await s.execute(
         _UPDATE_ATTEMPT,
         {**values, "new_updated_at": now, "attempt_id": attempt_id, "version": row.version},
     )
-    if written.rowcount != 1:  # type: ignore[union-attr]
+    if updated.rowcount != 1:  # type: ignore[union-attr]
         raise StaleWrite
     await _carry_out(s, state, effects, now)
     steps = [
@@ -371,10 +375,12 @@ async def apply_once(
     else:
         await refresh_order(s, state.order_id, last, cause, now, steps)
     reached = tuple(after for _, after, _ in history)
-    capture_now = None
-    if state.status is AttemptStatus.AUTHORIZED and _capture_due(effects, now):
-        capture_now = with_state(row, state, version=row.version + 1)
-    return Applied(state, True, row.location_id, reached, capture_now), effects
+    written = capture_now = None
+    if state.status in AUTHORIZED_OR_SETTLED:
+        written = with_state(row, state, version=row.version + 1)
+        if state.status is AttemptStatus.AUTHORIZED and _capture_due(effects, now):
+            capture_now = written
+    return Applied(state, True, row.location_id, reached, capture_now, written), effects
 
 
 async def _carry_out(s: Executor, state: Attempt, effects: list[Effect], now: datetime) -> None:
@@ -515,6 +521,8 @@ async def refresh_order(
 
 def after_commit(svc: Services, applied: Applied, effects: Sequence[Effect]) -> None:
     """Wake the worker for new durable work and tell live clients (best effort, after commit)."""
+    if applied.written is not None:
+        svc.event_batches.remember(applied.written)
     if applied.capture_now is not None:
         from countertop.backend.services.capture import capture_leased
 
