@@ -89,9 +89,9 @@ def instrument() -> None:
     direct.Lane.run = run_direct  # type: ignore[method-assign]
     direct_writes = direct.Lane.run_writes
 
-    async def run_writes(self: direct.Lane, sql: str, arguments: list[Any]) -> None:
-        COUNTS.statements["WITH (writes held back, together)"] += 1
-        await direct_writes(self, sql, arguments)
+    async def run_writes(self: direct.Lane, writes: list[tuple[direct.Plan, list[Any]]]) -> None:
+        COUNTS.statements["(writes held back, sent together)"] += 1
+        await direct_writes(self, writes)
 
     direct.Lane.run_writes = run_writes  # type: ignore[method-assign]
     direct_begin = direct.Lanes.begin

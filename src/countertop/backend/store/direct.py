@@ -50,7 +50,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.sql.util import find_tables
 
-from countertop.backend.store.sqlite_driver import run_statement
+from countertop.backend.store.sqlite_driver import run_statement, run_statements
 
 log = logging.getLogger("countertop.store")
 Params = Mapping[str, Any]
@@ -300,15 +300,16 @@ def _translated(error: Exception, sql: str) -> Exception:
 class Connection:
     """One lane in use: runs statements as `AsyncConnection.execute` would (same arguments).
 
-    In a PostgreSQL transaction, `defer` holds back writes whose outcome nobody reads until a
-    statement touches one of their tables, or the commit: then they go to the server together,
-    as one statement (data-modifying CTEs), one round trip instead of one each.
+    In a transaction, `defer` holds back writes whose outcome nobody reads until a statement
+    touches one of their tables, or the commit: then they go together, one round trip instead
+    of one each (on PostgreSQL as one statement of data-modifying CTEs, on SQLite in one trip to
+    the database thread).
     """
 
     def __init__(self, lane: Lane, *, transaction: bool = False) -> None:
         self._lane = lane
         self.dialect = lane.plans.dialect
-        self._defers = transaction and not lane.sqlite
+        self._defers = transaction
         self._pending: list[tuple[Plan, list[Any]]] = []
         self._pending_tables: set[str] = set()
 
@@ -326,7 +327,7 @@ class Connection:
     ) -> None:
         """A write whose rows, count and errors the caller does not look at: sent with the
         other writes held back, before anything reads or writes its tables, and at the latest
-        at the commit (at once on SQLite and outside a transaction). A constraint it breaks is
+        at the commit (at once outside a transaction). A constraint it breaks is
         raised then, and rolls the whole transaction back."""
         if not self._defers:
             await self.execute(statement, params)
@@ -340,17 +341,17 @@ class Connection:
         self._pending_tables.update(plan.tables)
 
     async def flush(self) -> None:
-        """Send the writes held back, in one statement."""
+        """Send the writes held back: in one statement on PostgreSQL, in one trip to the
+        database thread on SQLite."""
         pending, self._pending = self._pending, []
         self._pending_tables = set()
         if len(pending) == 1:
             await self._run(*pending[0])
         elif pending:
-            sql = _together(tuple(plan for plan, _ in pending))
-            arguments = [value for _, values in pending for value in values]
             try:
-                await self._lane.run_writes(sql, arguments)
+                await self._lane.run_writes(pending)
             except Exception as error:
+                sql = "; ".join(plan.sql for plan, _ in pending)
                 raise self._lane.failed(error, sql) from error
 
     async def _run(self, plan: Plan, arguments: list[Any]) -> Result:
@@ -400,9 +401,15 @@ class Lane:
         found = _STATUS_COUNT.search(status or "")
         return Result([], int(found.group(1)) if found else -1)
 
-    async def run_writes(self, sql: str, arguments: list[Any]) -> None:
-        """PostgreSQL: a statement of writes (`Connection.flush`)."""
-        await self.driver.execute(sql, *arguments)
+    async def run_writes(self, writes: list[tuple[Plan, list[Any]]]) -> None:
+        """Writes held back (`Connection.flush`): one statement on PostgreSQL, one trip to the
+        database thread on SQLite."""
+        if self.sqlite:
+            steps = [(plan.sql, arguments) for plan, arguments in writes]
+            await self.driver.run(partial(run_statements, steps=steps))
+        else:
+            arguments = [value for _, values in writes for value in values]
+            await self.driver.execute(_together(tuple(plan for plan, _ in writes)), *arguments)
 
     async def end(self, transaction: Any, commit: bool) -> None:
         """Commit or roll back (a PostgreSQL transaction object, or SQLite's implicit one)."""

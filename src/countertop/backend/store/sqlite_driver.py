@@ -40,6 +40,16 @@ def run_statement(
         cursor.close()
 
 
+def run_statements(connection: sqlite3.Connection, steps: list[tuple[str, Any]]) -> None:
+    """On the database thread: execute writes one after the other (nothing to fetch)."""
+    cursor = connection.cursor()
+    try:
+        for sql, parameters in steps:
+            cursor.execute(sql, parameters)
+    finally:
+        cursor.close()
+
+
 class OneTripCursor:
     """What SQLAlchemy's adapter uses of an aiosqlite cursor, with one hand-off per statement."""
 
