@@ -47,6 +47,8 @@ from countertop.backend.services.events import (
     decide,
     event_values,
     is_old_news,
+    judge,
+    target_of,
 )
 from countertop.backend.services.records import (
     AUTHORIZED_OR_SETTLED,
@@ -243,6 +245,7 @@ def _plan(batch: list[_Waiting], rows: dict[str, Any], now: datetime) -> _Plan:
     later: dict[str, list[int]] = {}
     again: list[tuple[int, int]] = []
     first_of: dict[str, int] = {}
+    targets: dict[str, Target] = {}
     for index, waiting in enumerate(batch):
         event, payment_intent = waiting.event, waiting.payment_intent
         if event["id"] in first_of:
@@ -255,7 +258,14 @@ def _plan(batch: list[_Waiting], rows: dict[str, Any], now: datetime) -> _Plan:
         event_type = str(event.get("type"))
         obj = (event.get("data") or {}).get("object") or {}
         row = rows.get(payment_intent) if payment_intent else None
-        target, settled, observed = decide(row, event_type, obj)
+        if row is None:
+            target, settled, observed = decide(None, event_type, obj)
+        else:  # the attempt's target made once for all the batch's events about it
+            assert payment_intent is not None
+            made = targets.get(payment_intent)
+            if made is None:
+                made = targets[payment_intent] = target_of(row)
+            target, settled, observed = judge(made, event_type, obj)
         processed = now if settled or observed else None
         values = event_values(event, waiting.payload, now, processed)
         planned.append(_Planned(index, values, target, observed, settled, payment_intent))

@@ -149,8 +149,17 @@ def decide(found: Any, event_type: str, obj: Json) -> tuple[Target | None, bool,
     """
     if found is None:
         return None, True, []
+    return judge(target_of(found), event_type, obj)
+
+
+def target_of(found: Any) -> Target:
+    """The target an attempt's row (a row of its columns) makes."""
     row = cast(AttemptRow, found)
-    target = Target(found.id, found.amount, found.status, to_domain(row), row)
+    return Target(found.id, found.amount, found.status, to_domain(row), row)
+
+
+def judge(target: Target, event_type: str, obj: Json) -> tuple[Target, bool, list[Observation]]:
+    """`decide`, for an attempt's target already made (several events about one attempt)."""
     if is_old_news(event_type, obj, target):
         return target, True, []
     return target, False, observations(event_type, obj, target.amount)
