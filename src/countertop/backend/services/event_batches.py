@@ -195,9 +195,7 @@ class EventBatches:
         if all(row is not None for row in known):
             rows = dict(zip(payment_intents, known, strict=True))
             plan = _plan(batch, rows, now)
-            if not any(planned.observed for planned in plan.first) and all(
-                planned.settled for planned in plan.first
-            ):
+            if all(planned.settled for planned in plan.first):  # old news, nothing to apply
                 async with svc.db.direct.autocommit() as conn:  # one statement: no transaction
                     await _store(conn, plan.first, now, outcomes, [])
                 return plan.answer_again(outcomes)

@@ -84,13 +84,13 @@ class Applied:
     location_id: str
     # The statuses the attempt went through in this change, in order.
     reached: tuple[AttemptStatus, ...] = ()
-    # The attempt's row as written, when the change leaves it authorized with its capture due
-    # now: the job is committed leased to this process, which tries it as soon as the change
-    # is announced (another process or a restart takes it over once the lease runs out).
-    capture_now: Any = None
     # The attempt's row as written, when the change leaves it authorized or settled: statuses
     # it only moves on from, so what is old news to it stays old news (`EventBatches.remember`).
     written: Any = None
+    # The change leaves the attempt authorized with its capture due now: the job is committed
+    # leased to this process, which tries it (on `written`) as soon as the change is announced
+    # (another process or a restart takes it over once the lease runs out).
+    capture_now: bool = False
 
 
 def error_to_json(error: PaymentError | None) -> dict[str, str | None] | None:
@@ -375,12 +375,11 @@ async def apply_once(
     else:
         await refresh_order(s, state.order_id, last, cause, now, steps)
     reached = tuple(after for _, after, _ in history)
-    written = capture_now = None
+    written = None
     if state.status in AUTHORIZED_OR_SETTLED:
         written = with_state(row, state, version=row.version + 1)
-        if state.status is AttemptStatus.AUTHORIZED and _capture_due(effects, now):
-            capture_now = written
-    return Applied(state, True, row.location_id, reached, capture_now, written), effects
+    capture_now = state.status is AttemptStatus.AUTHORIZED and _capture_due(effects, now)
+    return Applied(state, True, row.location_id, reached, written, capture_now), effects
 
 
 async def _carry_out(s: Executor, state: Attempt, effects: list[Effect], now: datetime) -> None:
@@ -523,10 +522,10 @@ def after_commit(svc: Services, applied: Applied, effects: Sequence[Effect]) -> 
     """Wake the worker for new durable work and tell live clients (best effort, after commit)."""
     if applied.written is not None:
         svc.event_batches.remember(applied.written)
-    if applied.capture_now is not None:
+    if applied.capture_now:
         from countertop.backend.services.capture import capture_leased
 
-        svc.spawn(capture_leased(svc, applied.capture_now))
+        svc.spawn(capture_leased(svc, applied.written))
     elif any(isinstance(e, ScheduleCapture) for e in effects):
         svc.work_ready.set()
     svc.live.order_changed(applied.attempt.order_id)
