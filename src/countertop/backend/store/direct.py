@@ -12,11 +12,11 @@ asyncpg on the benchmark machine, docs/benchmarks.md round nine).
 So here a statement is compiled by SQLAlchemy once per dialect and shape (the parameter names,
 the length of each expanding IN list, the number of rows of a multi-row INSERT), with its type
 processors taken from SQLAlchemy too, and then run on the driver's own connection: asyncpg's
-prepared statements on PostgreSQL, one trip to the database thread (`store/sqlite_driver.py`) on
-SQLite. The values stored and read back are the ones SQLAlchemy would store and read: the same
-SQL, the same bind and result processors, connections set up by the same engine. Driver errors
-come out as SQLAlchemy's (`IntegrityError`, `OperationalError`), so callers and the busy handler
-see no difference.
+prepared statements on PostgreSQL, the sqlite3 connection itself, on the event loop's thread, on
+SQLite (see `Lane`). The values stored and read back are the ones SQLAlchemy would store and
+read: the same SQL, the same bind and result processors, connections set up by the same engine.
+Driver errors come out as SQLAlchemy's (`IntegrityError`, `OperationalError`), so callers and the
+busy handler see no difference.
 
 The connections ("lanes") are checked out of the engine's pool once and kept; a transaction takes
 a free lane (or waits for one) without the pool's checkout and reset. A lane whose connection
@@ -37,7 +37,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import asyncpg
 from sqlalchemy import Table, bindparam, text
@@ -50,14 +50,21 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.sql.util import find_tables
 
-from countertop.backend.store.sqlite_driver import run_statement, run_statements
+from countertop.backend.store.sqlite_driver import (
+    run_statement,
+    run_statements,
+    sqlite3_connection,
+)
 
 log = logging.getLogger("countertop.store")
 Params = Mapping[str, Any]
 Processor = Callable[[Any], Any]
 _MAX_PLANS = 1024
+_T = TypeVar("_T")
+SQLITE_BUSY_TIMEOUT = 10.0  # seconds a SQLite write waits for the lock, as the engine's own
 _STATUS_COUNT = re.compile(r"(\d+)$")
 _PLACEHOLDER = re.compile(r"\$(\d+)")
+_WRITE_SQL = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
 
 
 class Row(tuple[Any, ...]):
@@ -103,6 +110,7 @@ class Plan:
     row_type: type[Row] | None
     results: tuple[tuple[int, Processor], ...]
     tables: frozenset[str]  # every table the statement reads or writes
+    writes: bool  # an INSERT, UPDATE or DELETE: on SQLite, it takes the database's write lock
 
     @property
     def returns_rows(self) -> bool:
@@ -223,9 +231,11 @@ def compile_plan(
         )
         if isinstance(found, Table)
     )  # fmt: skip
+    writes = isinstance(statement, UpdateBase) or bool(_WRITE_SQL.match(compiled.string))
     return Plan(
-        statement, compiled.string, tuple(slots), defaults, row_type, tuple(results), tables
-    )
+        statement, compiled.string, tuple(slots), defaults, row_type, tuple(results), tables,
+        writes,
+    )  # fmt: skip
 
 
 class Plans:
@@ -377,20 +387,37 @@ def _shifted(offset: int, placeholder: re.Match[str]) -> str:
 
 
 class Lane:
-    """A connection checked out of the engine's pool for good, and the driver under it."""
+    """A connection checked out of the engine's pool for good, and the driver under it.
 
-    def __init__(self, connection: AsyncConnection, driver: Any, plans: Plans) -> None:
+    On SQLite the statements run on the event loop's own thread, straight on the sqlite3
+    connection: a hand-off to the database thread and back cost ten times the statement (70 µs
+    of CPU against 7 µs for an indexed read, docs/benchmarks.md round ten). Nothing may then wait
+    on the thread for a lock, or the loop would stand still: the lane's connection waits for no
+    lock itself (`busy_timeout` 0), the lanes of one instance take turns to write (`writer`, an
+    asyncio lock held from a transaction's first write to its end), and a write lock held
+    elsewhere (the engine's other connections, another process) is waited for on the loop,
+    retrying the statement that opened the transaction until the busy timeout.
+    """
+
+    def __init__(
+        self, connection: AsyncConnection, driver: Any, plans: Plans, writer: asyncio.Lock
+    ) -> None:
         self.connection = connection
         self.driver = driver
         self.plans = plans
         self.sqlite = plans.dialect.name == "sqlite"
         self.broken = False
+        self._writer = writer
+        self._writing = False  # holds `writer`
+        self.inline: sqlite3.Connection | None = None
+        if self.sqlite:
+            self.inline = sqlite3_connection(driver)
+            self.inline.execute("PRAGMA busy_timeout=0")
 
     async def run(self, plan: Plan, arguments: list[Any]) -> Result:
         if self.sqlite:
-            _, rowcount, _, raw = await self.driver.run(
-                partial(run_statement, sql=plan.sql, parameters=arguments, many=False)
-            )
+            work = partial(run_statement, sql=plan.sql, parameters=arguments, many=False)
+            _, rowcount, _, raw = await self._on_sqlite(work, plan.writes)
             if plan.returns_rows:
                 return Result(plan.rows(raw), len(raw))
             return Result([], rowcount)
@@ -402,20 +429,62 @@ class Lane:
         return Result([], int(found.group(1)) if found else -1)
 
     async def run_writes(self, writes: list[tuple[Plan, list[Any]]]) -> None:
-        """Writes held back (`Connection.flush`): one statement on PostgreSQL, one trip to the
-        database thread on SQLite."""
+        """Writes held back (`Connection.flush`): one statement on PostgreSQL, one call into
+        sqlite3 on SQLite."""
         if self.sqlite:
             steps = [(plan.sql, arguments) for plan, arguments in writes]
-            await self.driver.run(partial(run_statements, steps=steps))
+            await self._on_sqlite(partial(run_statements, steps=steps), True)
         else:
             arguments = [value for _, values in writes for value in values]
             await self.driver.execute(_together(tuple(plan for plan, _ in writes)), *arguments)
 
+    async def _on_sqlite(self, work: Callable[[sqlite3.Connection], _T], writes: bool) -> _T:
+        """Run `work` on the sqlite3 connection, here on the loop's thread."""
+        inline = self.inline
+        assert inline is not None
+        if writes and not self._writing:
+            await self._take_writer()
+        if inline.in_transaction:  # the lock is held already (or the reads share a snapshot)
+            return work(inline)
+        # The transaction's first statement, or a read outside one: if the database is busy,
+        # nothing has been done yet, so it is undone and tried again after a pause on the loop.
+        pause, deadline = 0.0005, asyncio.get_running_loop().time() + SQLITE_BUSY_TIMEOUT
+        while True:
+            try:
+                return work(inline)
+            except sqlite3.OperationalError as error:
+                if not _sqlite_busy(error) or asyncio.get_running_loop().time() >= deadline:
+                    raise
+                if inline.in_transaction:  # sqlite3's own BEGIN before the write
+                    inline.rollback()
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.02)
+
+    async def _take_writer(self) -> None:
+        if not self._writer.locked():  # free: no timer to set up and cancel
+            await self._writer.acquire()
+        else:
+            try:
+                async with asyncio.timeout(SQLITE_BUSY_TIMEOUT):
+                    await self._writer.acquire()
+            except TimeoutError:
+                raise sqlite3.OperationalError("database is locked") from None
+        self._writing = True
+
+    def release_writer(self) -> None:
+        if self._writing:
+            self._writing = False
+            self._writer.release()
+
     async def end(self, transaction: Any, commit: bool) -> None:
         """Commit or roll back (a PostgreSQL transaction object, or SQLite's implicit one)."""
         try:
-            if self.sqlite:
-                await (self.driver.commit() if commit else self.driver.rollback())
+            if self.inline is not None:
+                try:
+                    if self.inline.in_transaction:
+                        (self.inline.commit if commit else self.inline.rollback)()
+                finally:
+                    self.release_writer()
             else:
                 await (transaction.commit() if commit else transaction.rollback())
         except Exception as error:
@@ -426,11 +495,24 @@ class Lane:
         connection is known to be sound: the error was the statement's own (a broken rule, a
         busy SQLite database) and, on PostgreSQL, the connection is still open."""
         if self.sqlite:
-            self.broken = self.broken or not isinstance(error, sqlite3.Error)
+            sound = isinstance(error, sqlite3.IntegrityError | sqlite3.OperationalError)
+            self.broken = self.broken or not sound
         else:
             sound = isinstance(error, asyncpg.PostgresError) and not self.driver.is_closed()
             self.broken = self.broken or not sound
         return _translated(error, sql)
+
+    def put_away(self) -> None:
+        """Before the lane goes back to the pool: the engine's usual busy timeout again."""
+        if self.inline is not None:
+            self.inline.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT * 1000)}")
+
+
+def _sqlite_busy(error: sqlite3.OperationalError) -> bool:
+    code = getattr(error, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF == sqlite3.SQLITE_BUSY
+    return "database is locked" in str(error)
 
 
 class Lanes:
@@ -441,6 +523,7 @@ class Lanes:
         self.timeout = timeout
         self.plans = Plans(engine.dialect)
         self._free = asyncio.Semaphore(size)
+        self._writer = asyncio.Lock()  # SQLite: the lane writing, one at a time (see `Lane`)
         self._idle: list[Lane] = []
         self._closing: set[asyncio.Task[None]] = set()
 
@@ -460,15 +543,22 @@ class Lanes:
             connection = await self.engine.connect()
             try:
                 raw = await connection.get_raw_connection()
+                return Lane(connection, raw.driver_connection, self.plans, self._writer)
             except BaseException:
                 await connection.close()
                 raise
         except BaseException:
             self._free.release()
             raise
-        return Lane(connection, raw.driver_connection, self.plans)
 
     def _give_back(self, lane: Lane) -> None:
+        if lane.inline is not None:
+            try:  # a transaction not ended is never left open, holding SQLite's write lock
+                if lane.inline.in_transaction:
+                    lane.inline.rollback()
+            except sqlite3.Error:
+                lane.broken = True
+        lane.release_writer()
         if lane.broken:
             task = asyncio.get_running_loop().create_task(_invalidate(lane))
             self._closing.add(task)
@@ -483,7 +573,9 @@ class Lanes:
         try:
             yield lane
         except asyncio.CancelledError:
-            lane.broken = True  # perhaps cut off mid-statement: not reused
+            # Perhaps cut off mid-statement: not reused. A SQLite statement runs on the loop's
+            # thread, never cut off; its transaction is rolled back when the lane is given back.
+            lane.broken = lane.broken or lane.inline is None
             raise
         finally:
             self._give_back(lane)
@@ -549,6 +641,7 @@ class Lanes:
         """Give every lane back to the pool (before the engine is disposed)."""
         idle, self._idle = self._idle, []
         for lane in idle:
+            lane.put_away()
             await lane.connection.close()
         if self._closing:
             await asyncio.gather(*self._closing, return_exceptions=True)

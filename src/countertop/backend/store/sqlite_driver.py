@@ -118,6 +118,12 @@ class OneTripConnection(aiosqlite.Connection):
         return await self._execute(work, connection)
 
 
+def sqlite3_connection(driver: aiosqlite.Connection) -> sqlite3.Connection:
+    """The sqlite3 connection under an aiosqlite one, for statements run on the caller's thread
+    (the direct lanes, `store/direct.py`; opened with `check_same_thread=False`)."""
+    return driver._conn
+
+
 def connector(database: str, **kwargs: Any) -> Callable[[], Any]:
     """An `async_creator` for SQLAlchemy: opens a OneTripConnection to `database`."""
 
