@@ -3,12 +3,15 @@
 Nothing there may wait on the thread for SQLite's write lock, or the whole backend would stand
 still: the lanes of one instance take turns to write, a lock held by another connection is
 waited for on the loop (which goes on serving meanwhile), and one held past the busy timeout is
-SQLAlchemy's "database is locked" (the backend's 503 busy), with nothing half-written.
+SQLAlchemy's "database is locked" (the backend's 503 busy), with nothing half-written. The
+write-ahead log is checkpointed on another thread.
 """
 
 from __future__ import annotations
 
 import asyncio
+import shutil
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -162,3 +165,29 @@ async def test_a_transaction_cancelled_mid_way_writes_nothing_and_frees_the_lock
         await task
     await asyncio.wait_for(_write(db, "ord_2"), 2)
     assert await ids(db) == ["ord_2"]
+
+
+async def test_the_log_is_copied_into_the_database_every_so_many_transactions(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(direct, "CHECKPOINT_EVERY", 3)
+
+    def in_the_database_file() -> list[str]:
+        """The orders the database file holds by itself, without its write-ahead log."""
+        shutil.copy(tmp_path / "lanes.db", tmp_path / "alone.db")
+        with sqlite3.connect(tmp_path / "alone.db") as alone:
+            try:
+                return [r[0] for r in alone.execute("SELECT id FROM orders ORDER BY id")]
+            except sqlite3.OperationalError:  # no such table: the schema is in the log too
+                return []
+
+    await _write(db, "ord_1")
+    await _write(db, "ord_2")
+    await asyncio.sleep(0.2)
+    assert in_the_database_file() == []  # still only in the log
+    await _write(db, "ord_3")
+    for _ in range(100):  # the checkpoint runs on a thread of the engine's
+        await asyncio.sleep(0.02)
+        if in_the_database_file():
+            break
+    assert in_the_database_file() == ["ord_1", "ord_2", "ord_3"]

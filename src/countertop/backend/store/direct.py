@@ -62,6 +62,7 @@ Processor = Callable[[Any], Any]
 _MAX_PLANS = 1024
 _T = TypeVar("_T")
 SQLITE_BUSY_TIMEOUT = 10.0  # seconds a SQLite write waits for the lock, as the engine's own
+CHECKPOINT_EVERY = 200  # SQLite transactions written by the lanes between two checkpoints
 _STATUS_COUNT = re.compile(r"(\d+)$")
 _PLACEHOLDER = re.compile(r"\$(\d+)")
 _WRITE_SQL = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
@@ -393,26 +394,27 @@ class Lane:
     connection: a hand-off to the database thread and back cost ten times the statement (70 µs
     of CPU against 7 µs for an indexed read, docs/benchmarks.md round ten). Nothing may then wait
     on the thread for a lock, or the loop would stand still: the lane's connection waits for no
-    lock itself (`busy_timeout` 0), the lanes of one instance take turns to write (`writer`, an
-    asyncio lock held from a transaction's first write to its end), and a write lock held
-    elsewhere (the engine's other connections, another process) is waited for on the loop,
-    retrying the statement that opened the transaction until the busy timeout.
+    lock itself (`busy_timeout` 0), the lanes of one instance take turns to write
+    (`SqliteWrites`), and a write lock held elsewhere (the engine's other connections, another
+    process) is waited for on the loop, retrying the statement that opened the transaction until
+    the busy timeout.
     """
 
     def __init__(
-        self, connection: AsyncConnection, driver: Any, plans: Plans, writer: asyncio.Lock
+        self, connection: AsyncConnection, driver: Any, plans: Plans, writes: SqliteWrites
     ) -> None:
         self.connection = connection
         self.driver = driver
         self.plans = plans
         self.sqlite = plans.dialect.name == "sqlite"
         self.broken = False
-        self._writer = writer
-        self._writing = False  # holds `writer`
+        self._writes = writes
+        self._writing = False  # its turn to write (`SqliteWrites.lock`) is taken
         self.inline: sqlite3.Connection | None = None
         if self.sqlite:
             self.inline = sqlite3_connection(driver)
             self.inline.execute("PRAGMA busy_timeout=0")
+            self.inline.execute("PRAGMA wal_autocheckpoint=0")  # see `SqliteWrites`
 
     async def run(self, plan: Plan, arguments: list[Any]) -> Result:
         if self.sqlite:
@@ -443,7 +445,8 @@ class Lane:
         inline = self.inline
         assert inline is not None
         if writes and not self._writing:
-            await self._take_writer()
+            await self._writes.take_turn()
+            self._writing = True
         if inline.in_transaction:  # the lock is held already (or the reads share a snapshot)
             return work(inline)
         # The transaction's first statement, or a read outside one: if the database is busy,
@@ -460,31 +463,22 @@ class Lane:
             await asyncio.sleep(pause)
             pause = min(pause * 2, 0.02)
 
-    async def _take_writer(self) -> None:
-        if not self._writer.locked():  # free: no timer to set up and cancel
-            await self._writer.acquire()
-        else:
-            try:
-                async with asyncio.timeout(SQLITE_BUSY_TIMEOUT):
-                    await self._writer.acquire()
-            except TimeoutError:
-                raise sqlite3.OperationalError("database is locked") from None
-        self._writing = True
-
-    def release_writer(self) -> None:
+    def end_turn(self, committed: bool = False) -> None:
         if self._writing:
             self._writing = False
-            self._writer.release()
+            self._writes.end_turn(committed)
 
     async def end(self, transaction: Any, commit: bool) -> None:
         """Commit or roll back (a PostgreSQL transaction object, or SQLite's implicit one)."""
         try:
             if self.inline is not None:
+                committed = False
                 try:
                     if self.inline.in_transaction:
                         (self.inline.commit if commit else self.inline.rollback)()
+                        committed = commit
                 finally:
-                    self.release_writer()
+                    self.end_turn(committed)
             else:
                 await (transaction.commit() if commit else transaction.rollback())
         except Exception as error:
@@ -503,9 +497,59 @@ class Lane:
         return _translated(error, sql)
 
     def put_away(self) -> None:
-        """Before the lane goes back to the pool: the engine's usual busy timeout again."""
+        """Before the lane goes back to the pool: SQLite's usual settings again."""
         if self.inline is not None:
             self.inline.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT * 1000)}")
+            self.inline.execute("PRAGMA wal_autocheckpoint=1000")
+
+
+class SqliteWrites:
+    """The write side of a SQLite database for one instance's lanes.
+
+    The lanes take turns to write: `lock` is held from a transaction's first write to its end.
+    The write-ahead log is copied back into the database (a checkpoint, which syncs the file to
+    disk) on one of the engine's connections, on its own thread, every `CHECKPOINT_EVERY`
+    transactions written, instead of by whichever lane commits when the log passes its size
+    limit: a checkpoint took 4-6 ms on the benchmark machine, far more on a slow disk, and would
+    have held up the whole event loop.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.lock = asyncio.Lock()
+        self._since_checkpoint = 0
+        self._checkpoint: asyncio.Task[None] | None = None
+
+    async def take_turn(self) -> None:
+        if not self.lock.locked():  # free: no timer to set up and cancel
+            await self.lock.acquire()
+            return
+        try:
+            async with asyncio.timeout(SQLITE_BUSY_TIMEOUT):
+                await self.lock.acquire()
+        except TimeoutError:
+            raise sqlite3.OperationalError("database is locked") from None
+
+    def end_turn(self, committed: bool) -> None:
+        self.lock.release()
+        if committed:
+            self._since_checkpoint += 1
+            if self._since_checkpoint >= CHECKPOINT_EVERY and self._checkpoint is None:
+                self._since_checkpoint = 0
+                self._checkpoint = asyncio.get_running_loop().create_task(self._run_checkpoint())
+
+    async def _run_checkpoint(self) -> None:
+        try:
+            async with self.engine.connect() as conn:
+                await conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+        except Exception:  # the next one copies what this one did not
+            log.warning("SQLite checkpoint failed", exc_info=True)
+        finally:
+            self._checkpoint = None
+
+    async def close(self) -> None:
+        if self._checkpoint is not None:
+            await self._checkpoint
 
 
 def _sqlite_busy(error: sqlite3.OperationalError) -> bool:
@@ -523,7 +567,7 @@ class Lanes:
         self.timeout = timeout
         self.plans = Plans(engine.dialect)
         self._free = asyncio.Semaphore(size)
-        self._writer = asyncio.Lock()  # SQLite: the lane writing, one at a time (see `Lane`)
+        self._writes = SqliteWrites(engine)  # SQLite only
         self._idle: list[Lane] = []
         self._closing: set[asyncio.Task[None]] = set()
 
@@ -543,7 +587,7 @@ class Lanes:
             connection = await self.engine.connect()
             try:
                 raw = await connection.get_raw_connection()
-                return Lane(connection, raw.driver_connection, self.plans, self._writer)
+                return Lane(connection, raw.driver_connection, self.plans, self._writes)
             except BaseException:
                 await connection.close()
                 raise
@@ -558,7 +602,7 @@ class Lanes:
                     lane.inline.rollback()
             except sqlite3.Error:
                 lane.broken = True
-        lane.release_writer()
+        lane.end_turn()
         if lane.broken:
             task = asyncio.get_running_loop().create_task(_invalidate(lane))
             self._closing.add(task)
@@ -645,6 +689,7 @@ class Lanes:
             await lane.connection.close()
         if self._closing:
             await asyncio.gather(*self._closing, return_exceptions=True)
+        await self._writes.close()
 
 
 _BEGIN = text("BEGIN")
