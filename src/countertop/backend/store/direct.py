@@ -391,7 +391,7 @@ class Lane:
     """A connection checked out of the engine's pool for good, and the driver under it.
 
     On SQLite the statements run on the event loop's own thread, straight on the sqlite3
-    connection: a hand-off to the database thread and back cost ten times the statement (70 µs
+    connection: a hand-off to the database thread and back cost ten times the statement (78 µs
     of CPU against 7 µs for an indexed read, docs/benchmarks.md round ten). Nothing may then wait
     on the thread for a lock, or the loop would stand still: the lane's connection waits for no
     lock itself (`busy_timeout` 0), the lanes of one instance take turns to write
