@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -50,6 +49,7 @@ from countertop.backend.services.events import (
     judge,
     target_of,
 )
+from countertop.backend.services.recent import Recent
 from countertop.backend.services.records import (
     AUTHORIZED_OR_SETTLED,
     Applied,
@@ -134,7 +134,7 @@ class EventBatches:
     svc: Services
     _queue: list[_Waiting] = field(default_factory=list)
     _writer: asyncio.Task[None] | None = None
-    _known: OrderedDict[str, Any] = field(default_factory=OrderedDict)
+    _known: Recent[str, Any] = field(default_factory=lambda: Recent(MAX_KNOWN))
 
     def _read(self, rows: dict[str, Any]) -> dict[str, Any]:
         for row in rows.values():
@@ -145,10 +145,7 @@ class EventBatches:
         """An attempt's row as committed, if it is authorized or settled."""
         payment_intent = row.payment_intent_id
         if payment_intent and row.status in AUTHORIZED_OR_SETTLED:
-            self._known[payment_intent] = row
-            self._known.move_to_end(payment_intent)
-            if len(self._known) > MAX_KNOWN:
-                self._known.popitem(last=False)
+            self._known.put(payment_intent, row)
 
     async def store(
         self, event: Json, payload: bytes, payment_intent: str | None

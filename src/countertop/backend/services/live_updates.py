@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import bindparam, select
 
 from countertop.backend.services.context import Services
+from countertop.backend.services.recent import Recent
 from countertop.backend.store.payments import ReaderHoldRow
 from countertop.backend.stripe_gateway import StripeFailure
 
@@ -41,7 +42,7 @@ class LiveUpdates:
         self.window = window
         self._orders: set[str] = set()
         self._readers: set[str] = set()
-        self._known: dict[str, Json] = {}
+        self._known: Recent[str, Json] = Recent(MAX_READERS)
         self._scheduled = False
         self._last = float("-inf")
 
@@ -50,16 +51,14 @@ class LiveUpdates:
         reader_id = reader.get("id")
         if not isinstance(reader_id, str) or reader.get("object") != "terminal.reader":
             return
-        if reader_id not in self._known and len(self._known) >= MAX_READERS:
-            self._known.pop(next(iter(self._known)))
-        self._known[reader_id] = reader
+        self._known.put(reader_id, reader)
 
     def known_reader(self, reader_id: str) -> Json | None:
         """What Stripe last said about a reader, if it said anything since this process began."""
         return self._known.get(reader_id)
 
     def forget_reader(self, reader_id: str) -> None:
-        self._known.pop(reader_id, None)
+        self._known.forget(reader_id)
 
     def order_changed(self, order_id: str) -> None:
         if self.svc.nobody_listens():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -14,7 +13,9 @@ from sqlalchemy import bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from countertop.backend.services.context import Services, new_id
+from countertop.backend.services.recent import Recent
 from countertop.backend.services.records import Executor, error_from_json
+from countertop.backend.store.base import detached
 from countertop.backend.store.db import Database
 from countertop.backend.store.payments import AttemptRow, LineItemRow, OrderRow, TransitionRow
 from countertop.domain.declines import operator_message
@@ -117,26 +118,10 @@ _LINE_ITEMS = (
 )
 
 
-class _KnownItems:
-    """Line items of recent orders, by order id. An order's items are written once, with the
-    order, and never change, so what was written or read once is the answer for good, on
-    every instance; each sale reads them twice or more (the cart shown on the reader, every
-    live view of the order)."""
-
-    def __init__(self, size: int = 10_000) -> None:
-        self.size = size
-        self._items: OrderedDict[str, list[Any]] = OrderedDict()
-
-    def get(self, order_id: str) -> list[Any] | None:
-        return self._items.get(order_id)
-
-    def put(self, order_id: str, items: list[Any]) -> None:
-        self._items[order_id] = items
-        if len(self._items) > self.size:
-            self._items.popitem(last=False)
-
-
-KNOWN_ITEMS = _KnownItems()
+# Line items of recent orders, by order id. An order's items are written once, with the order,
+# and never change, so what was written or read once is the answer for good, on every instance;
+# each sale reads them twice or more (the cart shown on the reader, every live view of the order).
+KNOWN_ITEMS: Recent[str, list[Any]] = Recent(10_000)
 
 
 async def line_items(s: Executor, order_id: str) -> list[Any]:
@@ -153,7 +138,6 @@ def _columns(model: Any) -> Any:
 
 
 # Each order with its attempts (labelled `attempt_*`; one row of NULLs for an order with none).
-_ATTEMPT_KEYS = tuple(c.key for c in AttemptRow.__table__.columns)
 _ORDERS_AND_ATTEMPTS = (
     select(
         *OrderRow.__table__.columns,
@@ -191,9 +175,7 @@ async def load_views(s: Executor, order_ids: Sequence[str]) -> list[dict[str, An
         if row.id not in orders:
             orders[row.id], attempts[row.id] = row, []
         if row.attempt_id is not None:
-            values = row._mapping
-            attempt = {key: values[f"attempt_{key}"] for key in _ATTEMPT_KEYS}
-            attempts[row.id].append(SimpleNamespace(**attempt))
+            attempts[row.id].append(detached(AttemptRow, row, "attempt_"))
     if not orders:
         return []
     items: dict[str, list[Any]] = {}
