@@ -94,6 +94,13 @@ def instrument() -> None:
         await direct_writes(self, writes)
 
     direct.Lane.run_writes = run_writes  # type: ignore[method-assign]
+    fused_send = direct.Fused.send
+
+    async def send_fused(self: direct.Fused) -> bool:
+        COUNTS.statements["(one change as one statement)"] += 1
+        return await fused_send(self)
+
+    direct.Fused.send = send_fused  # type: ignore[method-assign]
     direct_begin = direct.Lanes.begin
 
     def begin_direct(self: direct.Lanes) -> Any:

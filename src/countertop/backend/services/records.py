@@ -9,6 +9,7 @@ are live clients told.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -24,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from countertop.backend import metrics
 from countertop.backend.services.context import Services
 from countertop.backend.store.base import as_model, column_keys
+from countertop.backend.store.direct import CannotFuse, Fused
 from countertop.backend.store.direct import Connection as DirectConnection
 from countertop.backend.store.payments import (
     AttemptRow,
@@ -53,9 +55,9 @@ from countertop.domain.errors import DomainError
 from countertop.domain.orders import order_status, order_total, order_unaffected
 
 log = logging.getLogger("countertop.payments")
-# Where the unit of work runs: an ORM session's transaction, a plain connection's, or a direct
-# one's (store/direct.py).
-Executor = AsyncSession | AsyncConnection | DirectConnection
+# Where the unit of work runs: an ORM session's transaction, a plain connection's, a direct
+# one's, or one statement (store/direct.py).
+Executor = AsyncSession | AsyncConnection | DirectConnection | Fused
 CAPTURE = "capture"
 # How long a capture job taken by a worker is left to it before any worker may try it again.
 CAPTURE_LEASE = timedelta(seconds=60)
@@ -198,10 +200,17 @@ async def apply(
     for _ in range(MAX_TRIES):
         now = svc.clock()
         try:
-            async with svc.db.direct.begin() as conn:
-                result = await apply_once(conn, attempt_id, events, cause, event_id, now, loaded)
-                if loaded is not None and (result is None or not result[0].changed):
-                    raise StaleWrite  # perhaps only the caller's copy says so: roll back
+            result = None
+            if loaded is not None and event_id is None and _fusable(svc, loaded, events, now):
+                with contextlib.suppress(CannotFuse):
+                    result = await _apply_fused(svc, attempt_id, events, cause, now, loaded)
+            if result is None:
+                async with svc.db.direct.begin() as conn:
+                    result = await apply_once(
+                        conn, attempt_id, events, cause, event_id, now, loaded
+                    )
+                    if loaded is not None and (result is None or not result[0].changed):
+                        raise StaleWrite  # perhaps only the caller's copy says so: roll back
         except StaleWrite:
             loaded = None
             continue
@@ -219,6 +228,37 @@ async def apply(
         announce(svc, applied, effects, cause)
         return applied
     raise RuntimeError(f"attempt {attempt_id} kept changing under us")
+
+
+def _fusable(svc: Services, loaded: Any, events: Sequence[Event], now: datetime) -> bool:
+    """Whether the change `events` make to the attempt as the caller read it leaves its order
+    as it is: then it reads nothing more and can be one statement (`Fused`, PostgreSQL)."""
+    if not svc.db.direct.fuses:
+        return False
+    before = state = to_domain(loaded)
+    try:
+        for event in events:
+            state, _ = transition(state, event, now)
+    except DomainError:
+        return False
+    return state != before and order_unaffected(before.status, state.status)
+
+
+async def _apply_fused(
+    svc: Services,
+    attempt_id: str,
+    events: Sequence[Event],
+    cause: str,
+    now: datetime,
+    loaded: Any,
+) -> tuple[Applied, list[Effect]]:
+    """`apply_once` on the caller's copy of the attempt, written as one statement guarded by
+    its version: StaleWrite (and nothing written) if the attempt changed meanwhile."""
+    async with svc.db.direct.fused() as writes:
+        result = await apply_once(writes, attempt_id, events, cause, None, now, loaded)
+        if result is None or not result[0].changed or not await writes.send():
+            raise StaleWrite
+    return result
 
 
 def announce(svc: Services, applied: Applied, effects: Sequence[Effect], cause: str) -> None:
@@ -349,12 +389,13 @@ async def apply_once(
     if state == original:
         return Applied(state, False, row.location_id), []
     values = {f"new_{name}": value for name, value in row_values(state).items()}
-    updated = await s.execute(
-        _UPDATE_ATTEMPT,
-        {**values, "new_updated_at": now, "attempt_id": attempt_id, "version": row.version},
-    )
-    if updated.rowcount != 1:  # type: ignore[union-attr]
-        raise StaleWrite
+    guarded = {**values, "new_updated_at": now, "attempt_id": attempt_id, "version": row.version}
+    if isinstance(s, Fused):
+        s.guard(_UPDATE_ATTEMPT, guarded)  # the rest is written only if this finds its row
+    else:
+        updated = await s.execute(_UPDATE_ATTEMPT, guarded)
+        if updated.rowcount != 1:  # type: ignore[union-attr]
+            raise StaleWrite
     await _carry_out(s, state, effects, now)
     steps = [
         {
@@ -392,6 +433,9 @@ async def _carry_out(s: Executor, state: Attempt, effects: list[Effect], now: da
                     "order_id": state.order_id,
                     "created_at": now,
                 }
+                if isinstance(s, Fused):
+                    s.add(_INSERT_HOLD, hold, conflict=_HoldTaken(reader))
+                    continue
                 try:
                     await s.execute(_INSERT_HOLD, hold)
                 except IntegrityError:
@@ -409,6 +453,8 @@ async def _write(s: Executor, statement: Any, params: Any) -> None:
     go to the database with the others (`Connection.defer`)."""
     if isinstance(s, DirectConnection):
         await s.defer(statement, params)
+    elif isinstance(s, Fused):
+        s.add(statement, params)
     else:
         await s.execute(statement, params)
 

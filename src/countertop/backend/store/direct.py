@@ -45,7 +45,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-from sqlalchemy.sql import ClauseElement, Insert
+from sqlalchemy.sql import ClauseElement, Insert, Update
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import UpdateBase
 from sqlalchemy.sql.util import find_tables
@@ -372,6 +372,102 @@ class Connection:
             raise self._lane.failed(error, plan.sql) from error
 
 
+class CannotFuse(Exception):
+    """A change that `Fused` cannot write as one statement (nothing has been sent)."""
+
+
+class Fused:
+    """PostgreSQL: one change written as one statement, with no transaction around it.
+
+    The first write is the guard: an UPDATE of one row checked against what the caller read
+    (its version). Every other write is made to depend on it (`WHERE EXISTS` the guard's row),
+    so when the guard finds no row nothing at all is written, and a broken rule anywhere undoes
+    the whole statement. A change that reads nothing in between (a payment handed to a reader:
+    the attempt, its reader hold and its history) then costs one round trip instead of a
+    `BEGIN`, a statement each and a `COMMIT`.
+    """
+
+    def __init__(self, lane: Lane) -> None:
+        self._lane = lane
+        self.dialect = lane.plans.dialect
+        self._writes: list[tuple[Plan, list[Any]]] = []
+        self._conflicts: dict[str, Exception] = {}
+        self._tables: set[str] = set()
+
+    def guard(self, statement: ClauseElement, params: Params) -> None:
+        """The UPDATE whose row the rest depends on (`send` counts the rows it found)."""
+        if self._writes or not isinstance(statement, Update):
+            raise CannotFuse("the guard is an UPDATE, and comes first")
+        self._add(statement, params)
+
+    def add(
+        self, statement: ClauseElement, params: Params | Sequence[Params], *,
+        conflict: Exception | None = None,
+    ) -> None:  # fmt: skip
+        """A write that depends on the guard; `conflict` is raised instead of the IntegrityError
+        of a broken unique rule on the write's table."""
+        if not self._writes:
+            raise CannotFuse("no guard yet")
+        plan = self._add(statement, params)
+        if conflict is not None:
+            self._conflicts[next(iter(plan.tables))] = conflict
+
+    def _add(self, statement: ClauseElement, params: Params | Sequence[Params]) -> Plan:
+        plan = self._lane.plans.get(statement, params)
+        if plan.returns_rows or not plan.writes or not self._tables.isdisjoint(plan.tables):
+            raise CannotFuse(plan.sql)  # one change to a table, and no rows to read
+        self._writes.append((plan, plan.arguments(params)))
+        self._tables.update(plan.tables)
+        return plan
+
+    async def execute(self, statement: ClauseElement, params: Any = None) -> Result:
+        raise CannotFuse("a fused change reads nothing")
+
+    async def send(self) -> bool:
+        """Write it all; False when the guard found no row (and nothing was written)."""
+        sql = _fused(tuple(plan for plan, _ in self._writes))
+        arguments = [value for _, values in self._writes for value in values]
+        try:
+            found = await self._lane.driver.fetchval(sql, *arguments)
+        except asyncpg.UniqueViolationError as error:
+            conflict = self._conflicts.get(str(getattr(error, "table_name", "")))
+            if conflict is not None and not self._lane.driver.is_closed():
+                raise conflict from None
+            raise self._lane.failed(error, sql) from error
+        except Exception as error:
+            raise self._lane.failed(error, sql) from error
+        return bool(found)
+
+
+_VALUES = re.compile(r"^(INSERT INTO .+?\)) VALUES (.+?)( ON CONFLICT .*)?$", re.DOTALL)
+
+
+def _guarded(sql: str) -> str:
+    """A write that happens only if the guard `g` found its row."""
+    if sql.startswith("INSERT"):
+        parts = _VALUES.match(sql)
+        if parts is None:
+            raise CannotFuse(sql)
+        head, rows, tail = parts.groups()
+        return f"{head} SELECT * FROM (VALUES {rows}) AS v WHERE EXISTS (SELECT FROM g){tail or ''}"
+    if " RETURNING " in sql:
+        raise CannotFuse(sql)
+    return sql + (" AND" if " WHERE " in sql else " WHERE") + " EXISTS (SELECT FROM g)"
+
+
+@functools.lru_cache(maxsize=256)
+def _fused(plans: tuple[Plan, ...]) -> str:
+    """The guard (an UPDATE, `g`) and the writes that depend on it as one statement, which
+    counts the guard's rows."""
+    guard, *rest = plans
+    parts, offset = [f"g AS ({guard.sql} RETURNING 1)"], len(guard.slots)
+    for n, plan in enumerate(rest):
+        shifted = _PLACEHOLDER.sub(partial(_shifted, offset), plan.sql)
+        parts.append(f"w{n} AS ({_guarded(shifted)})")
+        offset += len(plan.slots)
+    return "WITH " + ", ".join(parts) + " SELECT count(*) FROM g"
+
+
 @functools.lru_cache(maxsize=256)
 def _together(plans: tuple[Plan, ...]) -> str:
     """PostgreSQL: the plans' writes as one statement, their parameters numbered one after the
@@ -668,6 +764,17 @@ class Lanes:
                     yield conn
             else:
                 yield Connection(lane)
+
+    @property
+    def fuses(self) -> bool:
+        """Whether `fused` is available: on PostgreSQL."""
+        return self.engine.dialect.name != "sqlite"
+
+    @asynccontextmanager
+    async def fused(self) -> AsyncIterator[Fused]:
+        """A change written as one statement by `Fused.send` (PostgreSQL only)."""
+        async with self._lane() as lane:
+            yield Fused(lane)
 
     @asynccontextmanager
     async def snapshot(self) -> AsyncIterator[Connection]:
