@@ -101,6 +101,14 @@ def instrument() -> None:
         return await fused_send(self)
 
     direct.Fused.send = send_fused  # type: ignore[method-assign]
+    write_then_read = direct.Connection.write_then_read
+
+    async def joined(self: direct.Connection, *args: Any) -> Any:
+        if self.joins_write_and_read:
+            COUNTS.statements["(a write and a read as one statement)"] += 1
+        return await write_then_read(self, *args)
+
+    direct.Connection.write_then_read = joined  # type: ignore[method-assign]
     direct_begin = direct.Lanes.begin
 
     def begin_direct(self: direct.Lanes) -> Any:

@@ -21,6 +21,7 @@ from countertop.backend.services.attempts import new_attempt
 from countertop.backend.services.records import (
     _INSERT_HOLD,
     _INSERT_TRANSITION,
+    _ORDER_WITH_OTHERS,
     _UPDATE_ATTEMPT,
     _UPSERT_JOB,
     ATTEMPT_BY_ID,
@@ -200,6 +201,51 @@ async def test_what_cannot_be_one_statement_is_refused_before_anything_is_sent(
         with pytest.raises(CannotFuse):  # a second guard
             change.guard(_UPDATE_ATTEMPT, _guard(1))
     assert (await _state(pg))["version"] == 1  # never sent
+
+
+# --- a write and a read in one round trip ------------------------------------------------------
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    database = Database(database_url)
+    await database.migrate()
+    try:
+        async with database.direct.begin() as conn:
+            await conn.execute(insert(OrderRow), order("ord_1"))
+            await conn.execute(insert(AttemptRow), attempt("att_1", "ord_1", status="created"))
+            await conn.execute(insert(AttemptRow), attempt("att_0", "ord_1", status="canceled",
+                                                           active_order_id=None))  # fmt: skip
+        yield database
+    finally:
+        await database.dispose()
+
+
+async def test_a_write_then_a_read_counts_the_rows_written_and_reads_the_rest(
+    db: Database,
+) -> None:
+    others = {"id": "ord_1", "attempt_id": "att_1"}
+    async with db.direct.begin() as conn:
+        written, rows = await conn.write_then_read(
+            _UPDATE_ATTEMPT, _guard(1), _ORDER_WITH_OTHERS, others
+        )
+        missed, again = await conn.write_then_read(
+            _UPDATE_ATTEMPT,
+            _guard(1),
+            _ORDER_WITH_OTHERS,
+            others,  # now at version 2
+        )
+        _, none = await conn.write_then_read(
+            _UPDATE_ATTEMPT, _guard(2), _ORDER_WITH_OTHERS, {**others, "id": "ord_missing"}
+        )
+    assert (written, missed) == (1, 0)
+    # The order, with its other attempt (the one written is left to the caller).
+    assert [(r.order_status, r.subtotal, r.attempt_id, r.status) for r in rows] == [
+        ("open", 1000, "att_0", "canceled")
+    ]
+    assert [tuple(r) for r in again] == [tuple(r) for r in rows]
+    assert none == []
+    assert (await _state(db))["reader"] == "tmr_2" and (await _state(db))["version"] == 3
 
 
 # --- in the service: a payment handed to a reader -------------------------------------------

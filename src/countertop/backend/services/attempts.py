@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import insert, select
@@ -10,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from countertop.backend.errors import ApiError
 from countertop.backend.services.context import Services, new_id
 from countertop.backend.services.orders import attempt_json
-from countertop.backend.services.records import refresh_order
+from countertop.backend.services.records import to_domain, write_attempt_and_refresh
 from countertop.backend.store.base import as_model
 from countertop.backend.store.payments import AttemptRow, OrderRow
 from countertop.backend.stripe_gateway import StripeFailure
@@ -95,8 +96,10 @@ async def new_attempt(svc: Services, order: OrderRow, cause: str) -> AttemptRow:
     }
     try:
         async with svc.db.direct.begin() as conn:
-            await conn.execute(_INSERT_ATTEMPT, values)
-            await refresh_order(conn, order.id, "payment_started", cause, now, [created])
+            state = to_domain(SimpleNamespace(**values))
+            await write_attempt_and_refresh(
+                conn, _INSERT_ATTEMPT, values, state, "payment_started", cause, [created]
+            )
     except IntegrityError:
         existing = await active_attempt(svc, order.id)
         if existing is None:

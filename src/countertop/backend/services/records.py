@@ -14,9 +14,10 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import and_, bindparam, delete, insert, select, update
 from sqlalchemy.dialects import postgresql as postgresql_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.exc import IntegrityError
@@ -299,24 +300,43 @@ ATTEMPT_BY_ID = select(*AttemptRow.__table__.columns).where(AttemptRow.id == bin
 _ORDER_DERIVED = (
     "status", "tip", "total", "amount_captured", "amount_refunded", "card_brand", "card_last4"
 )  # fmt: skip
-# The order (locked) with the attempts its status is derived from, in one statement. The order's
-# own columns are labelled `order_*`; an order with no attempts yet gives one row of NULLs.
+# The order's columns (its own labelled `order_*`) and those of its attempts that it derives from.
+_ORDER_AND_ATTEMPT_COLUMNS = (
+    OrderRow.subtotal,
+    OrderRow.tax,
+    *(OrderRow.__table__.c[name].label(f"order_{name}") for name in _ORDER_DERIVED),
+    AttemptRow.status,
+    AttemptRow.tip,
+    AttemptRow.amount_captured,
+    AttemptRow.amount_refunded,
+    AttemptRow.card_brand,
+    AttemptRow.card_last4,
+)
+# The order (locked) with the attempts its status is derived from, in one statement; an order
+# with no attempts yet gives one row of NULLs for them.
 _ORDER_WITH_ATTEMPTS = (
-    select(
-        OrderRow.subtotal,
-        OrderRow.tax,
-        *(OrderRow.__table__.c[name].label(f"order_{name}") for name in _ORDER_DERIVED),
-        AttemptRow.status,
-        AttemptRow.tip,
-        AttemptRow.amount_captured,
-        AttemptRow.amount_refunded,
-        AttemptRow.card_brand,
-        AttemptRow.card_last4,
-    )
+    select(*_ORDER_AND_ATTEMPT_COLUMNS)
     .select_from(OrderRow)
     .outerjoin(AttemptRow, AttemptRow.order_id == OrderRow.id)
     .where(OrderRow.id == bindparam("id"))
     .order_by(AttemptRow.created_at, AttemptRow.id)
+    .with_for_update(of=OrderRow)
+)
+# The same less one attempt (the one being written, whose new state the caller knows), with each
+# attempt's id and creation time to put them in order; read in the round trip that writes it
+# (`Connection.write_then_read`), so they are put in order by `_write_and_read_order`.
+_ORDER_WITH_OTHERS = (
+    select(
+        *_ORDER_AND_ATTEMPT_COLUMNS,
+        AttemptRow.id.label("attempt_id"),
+        AttemptRow.created_at.label("attempt_created_at"),
+    )
+    .select_from(OrderRow)
+    .outerjoin(
+        AttemptRow,
+        and_(AttemptRow.order_id == OrderRow.id, AttemptRow.id != bindparam("attempt_id")),
+    )
+    .where(OrderRow.id == bindparam("id"))
     .with_for_update(of=OrderRow)
 )
 # Parameters named `new_*`: a bind parameter may not share the name of a column it sets.
@@ -390,8 +410,14 @@ async def apply_once(
         return Applied(state, False, row.location_id), []
     values = {f"new_{name}": value for name, value in row_values(state).items()}
     guarded = {**values, "new_updated_at": now, "attempt_id": attempt_id, "version": row.version}
+    affects_order = not order_unaffected(original.status, state.status)
+    joined = affects_order and isinstance(s, DirectConnection) and s.joins_write_and_read
+    order_read: OrderRead = None
     if isinstance(s, Fused):
         s.guard(_UPDATE_ATTEMPT, guarded)  # the rest is written only if this finds its row
+    elif joined:
+        assert isinstance(s, DirectConnection)
+        order_read = await _write_and_read_order(s, _UPDATE_ATTEMPT, guarded, state, row.created_at)
     else:
         updated = await s.execute(_UPDATE_ATTEMPT, guarded)
         if updated.rowcount != 1:  # type: ignore[union-attr]
@@ -410,9 +436,11 @@ async def apply_once(
         for before, after, name in history
     ]
     last = history[-1][2] if history else "update"
-    if order_unaffected(original.status, state.status):
+    if not affects_order:
         if steps:  # the order stays as it is: no need to read it, lock it or write it
             await _write(s, _INSERT_TRANSITION, steps)
+    elif joined:
+        await _derive_order(s, state.order_id, order_read, last, cause, now, steps)
     else:
         await refresh_order(s, state.order_id, last, cause, now, steps)
     reached = tuple(after for _, after, _ in history)
@@ -508,6 +536,57 @@ def _upsert_job(dialect: Any) -> Any:
 _UPSERT_JOB = {"sqlite": _upsert_job(sqlite_dialect), "postgresql": _upsert_job(postgresql_dialect)}
 
 
+# The order (locked) and its attempts in order, as `refresh_order` reads them; None: no order.
+OrderRead = tuple[Any, list[Any]] | None
+
+
+async def _write_and_read_order(
+    s: DirectConnection, write: Any, params: Any, state: Attempt, created_at: datetime
+) -> OrderRead:
+    """Write the attempt (`state`, its row's UPDATE or INSERT) and read its order with the
+    other attempts, locked, in one round trip (PostgreSQL); StaleWrite if nothing was written."""
+    count, others = await s.write_then_read(
+        write, params, _ORDER_WITH_OTHERS, {"id": state.order_id, "attempt_id": state.id}
+    )
+    if count != 1:
+        raise StaleWrite
+    if not others:
+        return None
+    own = SimpleNamespace(
+        status=state.status.value,
+        tip=state.tip,
+        amount_captured=state.amount_captured,
+        amount_refunded=state.amount_refunded,
+        card_brand=state.card.brand if state.card else None,
+        card_last4=state.card.last4 if state.card else None,
+        attempt_id=state.id,
+        attempt_created_at=created_at,
+    )
+    attempts = [r for r in others if r.status is not None] + [own]
+    attempts.sort(key=lambda r: (r.attempt_created_at, r.attempt_id))
+    return others[0], attempts
+
+
+async def write_attempt_and_refresh(
+    s: DirectConnection,
+    insert: Any,
+    values: dict[str, Any],
+    state: Attempt,
+    event: str,
+    cause: str,
+    steps: Sequence[dict[str, Any]],
+) -> None:
+    """A new attempt's row (`values`, written by `insert`) and its order derived again with it:
+    the insert and the order's read in one round trip on PostgreSQL."""
+    now = values["created_at"]
+    if s.joins_write_and_read:
+        read = await _write_and_read_order(s, insert, values, state, now)
+        await _derive_order(s, state.order_id, read, event, cause, now, steps)
+    else:
+        await s.execute(insert, values)
+        await refresh_order(s, state.order_id, event, cause, now, steps)
+
+
 async def refresh_order(
     s: Executor,
     order_id: str,
@@ -523,12 +602,25 @@ async def refresh_order(
     to a reader leaves an order in payment as it was).
     """
     rows = (await s.execute(_ORDER_WITH_ATTEMPTS, {"id": order_id})).all()
-    if not rows:
+    read = (rows[0], [r for r in rows if r.status is not None]) if rows else None
+    await _derive_order(s, order_id, read, event, cause, now, steps)
+
+
+async def _derive_order(
+    s: Executor,
+    order_id: str,
+    read: OrderRead,
+    event: str,
+    cause: str,
+    now: datetime,
+    steps: Sequence[dict[str, Any]],
+) -> None:
+    """`refresh_order` on the order and its attempts as just read, locked, in this transaction."""
+    if read is None:
         if steps:
             await _write(s, _INSERT_TRANSITION, list(steps))
         return
-    order = rows[0]
-    attempts = [r for r in rows if r.status is not None]
+    order, attempts = read
     status = order_status(AttemptStatus(r.status) for r in attempts)
     paid = [r for r in attempts if r.status in SETTLED] or [
         r for r in attempts if r.status == AttemptStatus.AUTHORIZED

@@ -333,6 +333,40 @@ class Connection:
             await self.flush()
         return await self._run(plan, arguments)
 
+    @property
+    def joins_write_and_read(self) -> bool:
+        """Whether `write_then_read` is one round trip here: on PostgreSQL."""
+        return not self._lane.sqlite
+
+    async def write_then_read(
+        self, write: ClauseElement, write_params: Params, read: ClauseElement, read_params: Params
+    ) -> tuple[int, list[Any]]:
+        """A write (an INSERT or UPDATE of one row) and then a read, in one round trip on
+        PostgreSQL: the count of rows the write touched, and the read's rows. On PostgreSQL the
+        read runs on the statement's snapshot and does not see the write, on SQLite it comes
+        after it: so it must read nothing the write changes (the caller knows what it wrote)."""
+        if self._lane.sqlite:
+            written = await self.execute(write, write_params)
+            return written.rowcount, (await self.execute(read, read_params)).all()
+        write_plan = self._lane.plans.get(write, write_params)
+        read_plan = self._lane.plans.get(read, read_params)
+        if write_plan.returns_rows or not write_plan.writes or not read_plan.returns_rows:
+            raise TypeError("a write whose rows are not read, then a read")
+        touched = write_plan.tables | read_plan.tables
+        if self._pending_tables and not self._pending_tables.isdisjoint(touched):
+            await self.flush()
+        sql = _write_then_read(write_plan, read_plan)
+        arguments = [*write_plan.arguments(write_params), *read_plan.arguments(read_params)]
+        try:
+            records = await self._lane.driver.fetch(sql, *arguments)
+        except Exception as error:
+            raise self._lane.failed(error, sql) from error
+        count = records[0][0] if records else 0
+        rows = [
+            values[1:] for values in map(tuple, records) if any(v is not None for v in values[1:])
+        ]
+        return count, read_plan.rows(rows)
+
     async def defer(
         self, statement: ClauseElement, params: Params | Sequence[Params] | None = None
     ) -> None:
@@ -466,6 +500,17 @@ def _fused(plans: tuple[Plan, ...]) -> str:
         parts.append(f"w{n} AS ({_guarded(shifted)})")
         offset += len(plan.slots)
     return "WITH " + ", ".join(parts) + " SELECT count(*) FROM g"
+
+
+@functools.lru_cache(maxsize=256)
+def _write_then_read(write: Plan, read: Plan) -> str:
+    """PostgreSQL: the write (`g`), then the read (`r`), as one statement whose rows are the
+    count of rows written and each row read (one row of NULLs after the count if none)."""
+    shifted = _PLACEHOLDER.sub(partial(_shifted, len(write.slots)), read.sql)
+    return (
+        f"WITH g AS ({write.sql} RETURNING 1), r AS ({shifted}) "
+        "SELECT n.n, r.* FROM (SELECT count(*) AS n FROM g) AS n LEFT JOIN r ON true"
+    )
 
 
 @functools.lru_cache(maxsize=256)
