@@ -203,6 +203,19 @@ async def test_what_cannot_be_one_statement_is_refused_before_anything_is_sent(
     assert (await _state(pg))["version"] == 1  # never sent
 
 
+async def test_sqlite_refuses_a_fused_change_before_taking_a_connection(tmp_path: Path) -> None:
+    async with fresh_database("sqlite", tmp_path) as url:
+        database = Database(url)
+        await database.migrate()
+        try:
+            assert database.direct.fuses is False
+            with pytest.raises(CannotFuse):
+                async with database.direct.fused():
+                    pass
+        finally:
+            await database.dispose()
+
+
 # --- a write and a read in one round trip ------------------------------------------------------
 
 

@@ -4,7 +4,9 @@
 the attempt (checked against its version, so concurrent writers never lose an update), the
 transition history with its cause, the effects (reader hold, capture job in the outbox), the
 order's derived status, and, for a webhook, the mark that its event has been applied. Only then
-are live clients told.
+are live clients told. On PostgreSQL a change that cannot move its order, made to the attempt as
+the caller read it, is one statement instead (`store.direct.Fused`), and a change that does move
+it writes the attempt and reads the order in one round trip (`Connection.write_then_read`).
 """
 
 from __future__ import annotations

@@ -818,6 +818,8 @@ class Lanes:
     @asynccontextmanager
     async def fused(self) -> AsyncIterator[Fused]:
         """A change written as one statement by `Fused.send` (PostgreSQL only)."""
+        if not self.fuses:
+            raise CannotFuse("SQLite runs a change as a transaction")
         async with self._lane() as lane:
             yield Fused(lane)
 
