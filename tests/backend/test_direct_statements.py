@@ -18,10 +18,11 @@ from sqlalchemy import bindparam, delete, insert, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from countertop.backend.services.event_batches import _RETURNING_ID
+from countertop.backend.services.event_batches import _RETURNING_ID, _insert_events
 from countertop.backend.services.records import _UPDATE_ATTEMPT, _UPSERT_JOB, ATTEMPT_BY_ID
 from countertop.backend.store.db import Database
 from countertop.backend.store.direct import Lanes
+from countertop.backend.store.lists import in_list
 from countertop.backend.store.payments import (
     AttemptRow,
     OrderRow,
@@ -119,17 +120,44 @@ async def test_in_lists_of_every_length_and_multi_row_inserts(db: Database) -> N
         for i in ids
     ]  # fmt: skip
     returning = _RETURNING_ID[db.engine.dialect.name]
-    by_id = select(WebhookEventRow.id, WebhookEventRow.received_at).where(
+    expanding = select(WebhookEventRow.id, WebhookEventRow.received_at).where(
         WebhookEventRow.id.in_(bindparam("ids", expanding=True))
+    )
+    listed = select(WebhookEventRow.id, WebhookEventRow.received_at).where(
+        in_list(WebhookEventRow.id, "ids")
     )
     async with db.direct.begin() as conn:
         first = {r.id for r in await conn.execute(returning, events[:4])}
         again = {r[0] for r in await conn.execute(returning, events[2:])}  # two of them again
-        for length in (1, 2, 5, 7):
-            found = (await conn.execute(by_id, {"ids": ids[:length]})).all()
-            assert sorted(r.id for r in found) == ids[:length]
-            assert {r.received_at for r in found} == {NOW}
+        for by_id in (expanding, listed):
+            for length in (1, 2, 5, 7):
+                found = (await conn.execute(by_id, {"ids": ids[:length]})).all()
+                assert sorted(r.id for r in found) == ids[:length]
+                assert {r.received_at for r in found} == {NOW}
     assert first == set(ids[:4]) and again == set(ids[4:])
+    # `in_list` is one statement for every length on PostgreSQL (an array), one per length on
+    # SQLite (an expanding IN).
+    sql = {db.direct.plans.get(listed, {"ids": ids[:length]}).sql for length in (1, 2, 5, 7)}
+    assert len(sql) == (4 if db.is_sqlite else 1)
+
+
+async def test_a_batch_of_events_is_stored_once_in_one_statement_whatever_its_size(
+    db: Database,
+) -> None:
+    events = [
+        {"id": f"evt_{n:03d}", "type": "charge.succeeded", "object_id": None, "created": n,
+         "payload": f'{{"n": {n}}}', "received_at": NOW, "processed_at": NOW if n % 2 else None}
+        for n in range(9)
+    ]  # fmt: skip
+    async with db.direct.begin() as conn:
+        first = await _insert_events(conn, events[:4])
+        again = await _insert_events(conn, events[2:])  # two of them again
+        alone = await _insert_events(conn, events[8:])
+    assert first == {e["id"] for e in events[:4]}
+    assert again == {e["id"] for e in events[4:]} and alone == set()
+    async with db.engine.connect() as conn:
+        stored = (await conn.execute(select(*WebhookEventRow.__table__.columns))).all()
+    assert sorted((dict(r._mapping) for r in stored), key=lambda e: e["id"]) == events
 
 
 async def test_an_upsert_moves_the_one_job(db: Database) -> None:

@@ -53,6 +53,10 @@ async def test_an_sse_client_on_each_instance_follows_the_same_sale(
                 seen_first = await until_status(first_stream, order["id"], "paid")
                 seen_second = await until_status(second_stream, order["id"], "paid")
             paid = await wait_order(on_second, order["id"], "paid")
+    # The authorization and the capture are applied by the first instance (it gets Stripe's
+    # webhooks and captures); the second streams them all the same. Live updates are coalesced
+    # (services/live_updates.py): a capture that follows its authorization within the window is
+    # published as one snapshot, so `authorized` may or may not be seen, alike on both.
     assert seen_first[-1] == seen_second[-1] == "paid"
-    assert "authorized" in seen_second  # applied by the first instance, streamed by the second
+    assert set(seen_second) == set(seen_first)
     assert paid["amount_captured"] == 1250

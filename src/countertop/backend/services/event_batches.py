@@ -31,7 +31,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from countertop.backend.services.context import Services
 from countertop.backend.services.events import (
@@ -57,6 +59,7 @@ from countertop.backend.services.records import (
     apply_once,
 )
 from countertop.backend.store.direct import Connection
+from countertop.backend.store.lists import in_list
 from countertop.backend.store.payments import AttemptRow, WebhookEventRow
 from countertop.domain.attempts import Attempt
 
@@ -73,16 +76,44 @@ _AGAIN = {SETTLED: DONE, DONE: DONE, NEW: PENDING, PENDING: PENDING}
 
 _TARGETS = (
     select(*AttemptRow.__table__.columns)
-    .where(AttemptRow.payment_intent_id.in_(bindparam("payment_intents", expanding=True)))
+    .where(in_list(AttemptRow.payment_intent_id, "payment_intents"))
     .order_by(AttemptRow.id)
 )
 # Locked in one order (by id) so that two batches, or a batch and a single event, never wait for
 # each other in a circle.
 _TARGETS_FOR_UPDATE = _TARGETS.with_for_update()
 _PROCESSED = select(WebhookEventRow.id, WebhookEventRow.processed_at).where(
-    WebhookEventRow.id.in_(bindparam("ids", expanding=True))
+    in_list(WebhookEventRow.id, "ids")
 )
 _RETURNING_ID = {name: insert.returning(WebhookEventRow.id) for name, insert in INSERT_ONCE.items()}
+_EVENT_COLUMNS = ("id", "type", "object_id", "created", "payload", "received_at", "processed_at")
+# PostgreSQL: the batch's events as one array a column (`column_<name>`), so that one statement
+# serves every size of batch (a multi-row VALUES is a statement per number of rows, prepared
+# anew on each connection; see store/lists.py).
+_UNNESTED = (
+    func.unnest(
+        *(
+            bindparam(f"column_{name}", type_=ARRAY(WebhookEventRow.__table__.c[name].type))
+            for name in _EVENT_COLUMNS
+        )
+    )
+    .table_valued(*_EVENT_COLUMNS)
+    .render_derived(name="v")
+)
+_INSERT_UNNESTED = (
+    postgresql.insert(WebhookEventRow)
+    .from_select(list(_EVENT_COLUMNS), select(*(_UNNESTED.c[name] for name in _EVENT_COLUMNS)))
+    .on_conflict_do_nothing(index_elements=[WebhookEventRow.id])
+    .returning(WebhookEventRow.id)
+)
+
+
+async def _insert_events(conn: Connection, events: list[dict[str, Any]]) -> set[str]:
+    """Store the events not stored yet, in one statement; the ids of those it stored."""
+    if conn.dialect.name == "postgresql":
+        columns = {f"column_{name}": [e[name] for e in events] for name in _EVENT_COLUMNS}
+        return {r[0] for r in await conn.execute(_INSERT_UNNESTED, columns)}
+    return {r[0] for r in await conn.execute(_RETURNING_ID[conn.dialect.name], events)}
 
 
 @dataclass
@@ -306,7 +337,7 @@ async def _store(
     if not planned:
         return {}
     ordered = sorted((p.values for p in planned), key=lambda v: str(v["id"]))
-    inserted = {r[0] for r in await conn.execute(_RETURNING_ID[conn.dialect.name], ordered)}
+    inserted = await _insert_events(conn, ordered)
     again = [str(p.values["id"]) for p in planned if p.values["id"] not in inserted]
     processed_before: dict[str, Any] = {}
     if again:

@@ -17,10 +17,11 @@ import asyncio
 import logging
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 
 from countertop.backend.services.context import Services
 from countertop.backend.services.recent import Recent
+from countertop.backend.store.lists import in_list
 from countertop.backend.store.payments import ReaderHoldRow
 from countertop.backend.stripe_gateway import StripeFailure
 
@@ -30,7 +31,7 @@ WINDOW = 0.05
 # Readers remembered at most (a store's fleet is small; this bounds memory on a big platform).
 MAX_READERS = 10_000
 _HOLDERS = select(ReaderHoldRow.reader_id, ReaderHoldRow.order_id).where(
-    ReaderHoldRow.reader_id.in_(bindparam("readers", expanding=True))
+    in_list(ReaderHoldRow.reader_id, "readers")
 )
 
 

@@ -17,6 +17,7 @@ from countertop.backend.services.recent import Recent
 from countertop.backend.services.records import Executor, error_from_json
 from countertop.backend.store.base import detached
 from countertop.backend.store.db import Database
+from countertop.backend.store.lists import in_list
 from countertop.backend.store.payments import AttemptRow, LineItemRow, OrderRow, TransitionRow
 from countertop.domain.declines import operator_message
 from countertop.domain.errors import DomainError
@@ -145,18 +146,16 @@ _ORDERS_AND_ATTEMPTS = (
     )
     .select_from(OrderRow)
     .outerjoin(AttemptRow, AttemptRow.order_id == OrderRow.id)
-    .where(OrderRow.id.in_(bindparam("ids", expanding=True)))
+    .where(in_list(OrderRow.id, "ids"))
     .order_by(OrderRow.id, AttemptRow.created_at, AttemptRow.id)
 )
 _ITEMS_OF = (
     _columns(LineItemRow)
-    .where(LineItemRow.order_id.in_(bindparam("ids", expanding=True)))
+    .where(in_list(LineItemRow.order_id, "ids"))
     .order_by(LineItemRow.order_id, LineItemRow.position)
 )
 _HISTORY_OF = (
-    _columns(TransitionRow)
-    .where(TransitionRow.order_id.in_(bindparam("ids", expanding=True)))
-    .order_by(TransitionRow.id)
+    _columns(TransitionRow).where(in_list(TransitionRow.order_id, "ids")).order_by(TransitionRow.id)
 )
 
 
