@@ -139,6 +139,12 @@ async def test_in_lists_of_every_length_and_multi_row_inserts(db: Database) -> N
     # SQLite (an expanding IN).
     sql = {db.direct.plans.get(listed, {"ids": ids[:length]}).sql for length in (1, 2, 5, 7)}
     assert len(sql) == (4 if db.is_sqlite else 1)
+    if db.is_sqlite:  # an index serves it (no `IN (...) = 1`, which SQLite scans the table for)
+        plan = db.direct.plans.get(listed, {"ids": ids[:2]})
+        async with db.engine.connect() as conn:
+            steps = await conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {plan.sql}", tuple(ids[:2]))
+            details = " ".join(str(step[-1]) for step in steps)
+        assert "SEARCH webhook_events USING" in details, details
 
 
 async def test_a_batch_of_events_is_stored_once_in_one_statement_whatever_its_size(

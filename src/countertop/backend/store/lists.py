@@ -14,19 +14,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Boolean, any_, bindparam
+from sqlalchemy import any_, bindparam
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.sqltypes import NullType
 from sqlalchemy.sql.visitors import InternalTraversal
 
 
-class InList(ColumnElement[bool]):
+class InList(ColumnElement[Any]):
     """`column IN` the list passed as parameter `name`."""
 
     __visit_name__ = "in_list"
-    type = Boolean()
+    # Untyped: a Boolean would be compared with 1 on SQLite (`x IN (...) = 1`), which no index
+    # serves.
+    type = NullType()
     inherit_cache = True
     _traverse_internals = [
         ("column", InternalTraversal.dp_clauseelement),
