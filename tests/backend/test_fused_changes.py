@@ -8,6 +8,7 @@ transaction as before.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -47,18 +48,28 @@ from tests.conftest import fresh_database
 NOW = datetime(2026, 12, 7, 2, 10, 5, 250000, tzinfo=UTC)
 
 
+_CREATED = attempt("att_1", "ord_1", status="created")
+
+
+@contextlib.asynccontextmanager
+async def _seeded(url: str, *attempts: dict[str, Any]) -> AsyncIterator[Database]:
+    """A migrated database holding order ord_1 and these attempts of it."""
+    database = Database(url)
+    await database.migrate()
+    try:
+        async with database.direct.begin() as conn:
+            await conn.execute(insert(OrderRow), order("ord_1"))
+            for values in attempts:
+                await conn.execute(insert(AttemptRow), values)
+        yield database
+    finally:
+        await database.dispose()
+
+
 @pytest.fixture
 async def pg(tmp_path: Path) -> AsyncIterator[Database]:
-    async with fresh_database("postgres", tmp_path) as url:
-        database = Database(url)
-        await database.migrate()
-        try:
-            async with database.direct.begin() as conn:
-                await conn.execute(insert(OrderRow), order("ord_1"))
-                await conn.execute(insert(AttemptRow), attempt("att_1", "ord_1", status="created"))
-            yield database
-        finally:
-            await database.dispose()
+    async with fresh_database("postgres", tmp_path) as url, _seeded(url, _CREATED) as database:
+        yield database
 
 
 def _guard(version: int) -> dict[str, Any]:
@@ -204,16 +215,11 @@ async def test_what_cannot_be_one_statement_is_refused_before_anything_is_sent(
 
 
 async def test_sqlite_refuses_a_fused_change_before_taking_a_connection(tmp_path: Path) -> None:
-    async with fresh_database("sqlite", tmp_path) as url:
-        database = Database(url)
-        await database.migrate()
-        try:
-            assert database.direct.fuses is False
-            with pytest.raises(CannotFuse):
-                async with database.direct.fused():
-                    pass
-        finally:
-            await database.dispose()
+    async with fresh_database("sqlite", tmp_path) as url, _seeded(url) as database:
+        assert database.direct.fuses is False
+        with pytest.raises(CannotFuse):
+            async with database.direct.fused():
+                pass
 
 
 # --- a write and a read in one round trip ------------------------------------------------------
@@ -221,17 +227,9 @@ async def test_sqlite_refuses_a_fused_change_before_taking_a_connection(tmp_path
 
 @pytest.fixture
 async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
-    await database.migrate()
-    try:
-        async with database.direct.begin() as conn:
-            await conn.execute(insert(OrderRow), order("ord_1"))
-            await conn.execute(insert(AttemptRow), attempt("att_1", "ord_1", status="created"))
-            await conn.execute(insert(AttemptRow), attempt("att_0", "ord_1", status="canceled",
-                                                           active_order_id=None))  # fmt: skip
+    canceled = attempt("att_0", "ord_1", status="canceled", active_order_id=None)
+    async with _seeded(database_url, _CREATED, canceled) as database:
         yield database
-    finally:
-        await database.dispose()
 
 
 async def test_a_write_then_a_read_counts_the_rows_written_and_reads_the_rest(

@@ -413,12 +413,11 @@ async def apply_once(
     values = {f"new_{name}": value for name, value in row_values(state).items()}
     guarded = {**values, "new_updated_at": now, "attempt_id": attempt_id, "version": row.version}
     affects_order = not order_unaffected(original.status, state.status)
-    joined = affects_order and isinstance(s, DirectConnection) and s.joins_write_and_read
+    joined = affects_order and isinstance(s, DirectConnection)
     order_read: OrderRead = None
     if isinstance(s, Fused):
         s.guard(_UPDATE_ATTEMPT, guarded)  # the rest is written only if this finds its row
-    elif joined:
-        assert isinstance(s, DirectConnection)
+    elif affects_order and isinstance(s, DirectConnection):
         order_read = await _write_and_read_order(s, _UPDATE_ATTEMPT, guarded, state, row.created_at)
     else:
         updated = await s.execute(_UPDATE_ATTEMPT, guarded)
@@ -581,12 +580,8 @@ async def write_attempt_and_refresh(
     """A new attempt's row (`values`, written by `insert`) and its order derived again with it:
     the insert and the order's read in one round trip on PostgreSQL."""
     now = values["created_at"]
-    if s.joins_write_and_read:
-        read = await _write_and_read_order(s, insert, values, state, now)
-        await _derive_order(s, state.order_id, read, event, cause, now, steps)
-    else:
-        await s.execute(insert, values)
-        await refresh_order(s, state.order_id, event, cause, now, steps)
+    read = await _write_and_read_order(s, insert, values, state, now)
+    await _derive_order(s, state.order_id, read, event, cause, now, steps)
 
 
 async def refresh_order(
