@@ -49,6 +49,7 @@ from backend_stack import (
     named_cpu_seconds,
     running_stack,
 )
+from history import write_history
 
 AMOUNT = 1000  # ends in 00: no test-network decline
 
@@ -436,6 +437,9 @@ async def bench_one(kind: str, args: argparse.Namespace) -> dict[str, Any]:
     reference_before = reference_loop_ms()
     with running_stack(kind, args.log_level, args.workers) as stack:
         location, readers = await set_up_store(stack, args.tills)
+        if args.history:
+            took = await write_history(stack.database, args.history, location, readers)
+            print(f"# {args.history} past sales written in {took:.1f} s", flush=True)
         with profiled(stack, args.profile, f"{kind}-flows", args.profile_rate):
             flows = await run_flows(stack, location, readers, args.seconds, args.warmup)
         await asyncio.sleep(2)  # let the last deliveries land
@@ -493,6 +497,10 @@ def main() -> None:
     parser.add_argument(
         "--events", type=int, default=10_000, help="distinct webhook events to send"
     )
+    parser.add_argument(
+        "--history", type=int, default=20_000,
+        help="past sales in the database before the run (bench/history.py)",
+    )  # fmt: skip
     parser.add_argument("--connections", type=int, default=16, help="webhook sender connections")
     parser.add_argument("--log-level", default="INFO", help="the backend's COUNTERTOP_LOG_LEVEL")
     parser.add_argument("--profile", type=Path, help="write py-spy samples of the backend here")
