@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+from countertop.backend.store.db import Database
 from countertop.emulator.server import EmulatorServer
 from tests.backend.stack import Backend, Stripe, running_backend
 
@@ -27,6 +28,17 @@ async def stripe_api(emulator: EmulatorServer) -> AsyncIterator[Stripe]:
         yield api
     finally:
         await api.close()
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    """A fresh database with the migrations applied (a test module may seed its own instead)."""
+    database = Database(database_url)
+    await database.migrate()
+    try:
+        yield database
+    finally:
+        await database.dispose()
 
 
 @pytest.fixture

@@ -3,25 +3,12 @@ paid orders the backend's own order view reads back whole, and, on PostgreSQL, s
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
 from bench.history import write_history
 from sqlalchemy import func, select, text
 
 from countertop.backend.services.orders import get_order_view
 from countertop.backend.store.db import Database
 from countertop.backend.store.payments import TransitionRow, WebhookEventRow
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
-    await database.migrate()
-    try:
-        yield database
-    finally:
-        await database.dispose()
 
 
 async def test_history_reads_back_as_paid_sales(db: Database, database_url: str) -> None:

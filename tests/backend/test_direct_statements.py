@@ -9,7 +9,6 @@ transactions rolled back, snapshots, and connections that are cut off or all in 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -32,16 +31,6 @@ from countertop.backend.store.payments import (
 )
 
 NOW = datetime(2026, 12, 6, 21, 30, 15, 123456, tzinfo=UTC)
-
-
-@pytest.fixture
-async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database(database_url)
-    await database.migrate()
-    try:
-        yield database
-    finally:
-        await database.dispose()
 
 
 def order(order_id: str) -> dict[str, Any]:
