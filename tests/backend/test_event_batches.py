@@ -13,6 +13,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from countertop.backend.services import event_batches
 from countertop.backend.services import events as events_module
 from countertop.backend.store import direct
 from countertop.backend.store.payments import WebhookEventRow
@@ -283,3 +284,106 @@ async def test_reports_about_a_sale_remembered_settled_are_stored_without_readin
             )
     assert final["amount_refunded"] == 3100
     assert len(stored) == len(copies) and all(processed for processed, _ in stored)
+
+
+async def test_reports_of_a_capture_wait_until_the_capture_is_recorded(
+    database_url: str, emulator: EmulatorServer, stripe_api: Stripe
+) -> None:
+    """Stripe reports a capture as it makes it, so its reports can reach the backend before the
+    answer to the capture does. Here they surely do: the answer is held back half a second. They
+    wait for the capture to be recorded, which records the capture once, as the capture's own
+    step, and are then stored as old news, with no read of the attempt."""
+    async with running_backend(
+        database_url, emulator, COUNTERTOP_SWEEP_INTERVAL="3600", COUNTERTOP_WEBHOOK_GRACE="3600"
+    ) as backend:
+        services = backend.app.state.services
+        capture = services.gateway.capture_payment_intent
+
+        capturing = False
+
+        async def answered_late(payment_intent: str, **kw: Any) -> Any:
+            nonlocal capturing
+            capturing = True  # the statements from here on are counted
+            answer = await capture(payment_intent, **kw)
+            await asyncio.sleep(0.5)  # Stripe's reports of the capture arrive meanwhile
+            return answer
+
+        services.gateway.capture_payment_intent = answered_late
+        statements: list[str] = []
+        run = direct.Lane.run
+
+        async def seen(lane: direct.Lane, plan: direct.Plan, arguments: list[Any]) -> direct.Result:
+            if capturing:
+                statements.append(plan.sql)
+            return await run(lane, plan, arguments)
+
+        async with backend.client() as http:
+            order = await create_order(http, backend.demo.location_id, amount=3300)
+            reader = backend.demo.reader_ids[0]
+            attempt = await start(http, order["id"], reader)
+            direct.Lane.run = seen  # type: ignore[method-assign,assignment]
+            try:
+                await present(http, reader)
+                paid = await wait_order(http, order["id"], "paid")
+                payment_intent = attempt["payment_intent"]
+                await eventually(lambda: _has_capture_events(stripe_api, payment_intent))
+                await stripe_api.flush()
+            finally:
+                direct.Lane.run = run  # type: ignore[method-assign]
+            final = await get_order(http, order["id"])
+        async with services.db.engine.connect() as conn:
+            reports = (
+                await conn.execute(
+                    select(WebhookEventRow.type, WebhookEventRow.processed_at).where(
+                        WebhookEventRow.type.in_(["charge.captured", "payment_intent.succeeded"])
+                    )
+                )
+            ).all()
+
+    assert paid["amount_captured"] == final["amount_captured"] == 3300
+    captured = [
+        h for h in final["history"] if h["entity"].startswith("attempt:") and h["to"] == "captured"
+    ]
+    assert [h["cause"] for h in captured] == ["outbox:capture"]
+    assert sorted(r.type for r in reports) == ["charge.captured", "payment_intent.succeeded"]
+    assert all(r.processed_at is not None for r in reports)
+    assert statements and not [s for s in statements if "FROM attempts" in s and "FOR UPDATE" in s]
+
+
+async def test_a_report_waits_for_a_capture_in_progress_at_most_a_while(
+    database_url: str, emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A report about a PaymentIntent being captured here waits for the capture to end, and goes
+    on when it ends; if the capture takes longer than `SETTLING_WAIT`, it goes on without it."""
+    monkeypatch.setattr(event_batches, "SETTLING_WAIT", 0.3)
+    async with running_backend(
+        database_url, emulator, COUNTERTOP_SWEEP_INTERVAL="3600", COUNTERTOP_WEBHOOK_GRACE="3600"
+    ) as backend:
+        writer = backend.app.state.services.event_batches
+
+        def report(n: int, kind: str) -> Json:
+            return {
+                "id": f"evt_report_{n}",
+                "object": "event",
+                "type": kind,
+                "created": int(time.time()),
+                "livemode": False,
+                "data": {"object": {"id": "pi_elsewhere", "object": "payment_intent"}},
+            }
+
+        async def stored(event: Json) -> Any:
+            return await writer.store(event, json.dumps(event).encode(), "pi_elsewhere")
+
+        with writer.settling("pi_elsewhere"):
+            waiting = asyncio.ensure_future(stored(report(1, "payment_intent.succeeded")))
+            reader_event = await stored(report(2, "terminal.reader.action_succeeded"))
+            await asyncio.sleep(0.1)
+            assert not waiting.done()  # a report of state waits; a reader event does not
+        assert (await waiting)[0] == "settled"
+        assert reader_event is not None
+
+        with writer.settling("pi_elsewhere"):
+            began = time.perf_counter()
+            late = await stored(report(3, "charge.captured"))
+            waited = time.perf_counter() - began
+        assert late[0] == "settled" and waited >= 0.25

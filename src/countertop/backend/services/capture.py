@@ -51,13 +51,19 @@ async def capture_attempt(
         row = await attempt_row(svc, attempt_id)
     if row is None or row.status != AttemptStatus.AUTHORIZED or row.payment_intent_id is None:
         return None
+    # Stripe's reports of this capture wait until it is recorded (`EventBatches.settling`).
+    with svc.event_batches.settling(row.payment_intent_id):
+        return await _capture(svc, attempt_id, cause, row, row.payment_intent_id)
+
+
+async def _capture(
+    svc: Services, attempt_id: str, cause: str, row: AttemptRow, payment_intent: str
+) -> Applied | None:
     key = f"{attempt_id}:capture:{row.capture_failures}"
     try:
-        intent = await svc.gateway.capture_payment_intent(
-            row.payment_intent_id, idempotency_key=key
-        )
+        intent = await svc.gateway.capture_payment_intent(payment_intent, idempotency_key=key)
     except StripeFailure as failure:
-        log.warning("capture of %s failed: %s", row.payment_intent_id, failure)
+        log.warning("capture of %s failed: %s", payment_intent, failure)
         if not failure.network:
             # Perhaps captured already, or canceled or expired: Stripe's state decides.
             synced = await sync_attempt(svc, attempt_id, cause, check_reader=False)

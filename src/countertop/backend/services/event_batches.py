@@ -26,7 +26,9 @@ lost connection), which is rolled back whole.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -66,6 +68,9 @@ from countertop.domain.attempts import Attempt
 log = logging.getLogger("countertop.webhooks")
 
 MAX_BATCH = 64
+# How long Stripe's report about a PaymentIntent that this process is capturing waits for the
+# capture to be recorded; past it, the report goes the usual way.
+SETTLING_WAIT = 2.0
 # Attempts remembered at most (the sales of the last few minutes of a busy store).
 MAX_KNOWN = 10_000
 Outcome = tuple[str, Target | None]
@@ -143,6 +148,14 @@ class _Plan:
 
 
 @dataclass
+class _Settling:
+    """A PaymentIntent being captured here: how many captures of it, and their end."""
+
+    captures: int = 0
+    ended: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+@dataclass
 class _Planned:
     index: int
     values: dict[str, Any]
@@ -160,12 +173,20 @@ class EventBatches:
     process), by PaymentIntent. Their statuses only move on, and what is old news to a state is
     old news to every later one: a batch whose events are all old news to the attempts as
     remembered is stored without reading them again (a sale's later reports, Stripe's retries).
+
+    Stripe reports a capture (`charge.captured`, `payment_intent.succeeded`) as it makes it, so
+    the reports can arrive while the process that asked for the capture is still recording it.
+    Decided then, they would find news in the attempt as it was, and take a transaction that
+    waits on the capture's lock only to find it old news. A report about a PaymentIntent being
+    captured here (`settling`) waits instead, at most `SETTLING_WAIT`, before it joins a batch:
+    the capture recorded and remembered, the report is old news and is stored without a read.
     """
 
     svc: Services
     _queue: list[_Waiting] = field(default_factory=list)
     _writer: asyncio.Task[None] | None = None
     _known: Recent[str, Any] = field(default_factory=lambda: Recent(MAX_KNOWN))
+    _settling: dict[str, _Settling] = field(default_factory=dict)
 
     def _read(self, rows: dict[str, Any]) -> dict[str, Any]:
         for row in rows.values():
@@ -178,10 +199,28 @@ class EventBatches:
         if payment_intent and row.status in AUTHORIZED_OR_SETTLED:
             self._known.put(payment_intent, row)
 
+    @contextlib.contextmanager
+    def settling(self, payment_intent: str) -> Iterator[None]:
+        """While this process captures `payment_intent` and records the outcome."""
+        settling = self._settling.setdefault(payment_intent, _Settling())
+        settling.captures += 1
+        try:
+            yield
+        finally:
+            settling.captures -= 1
+            if settling.captures == 0:
+                del self._settling[payment_intent]
+                settling.ended.set()
+
     async def store(
         self, event: Json, payload: bytes, payment_intent: str | None
     ) -> Outcome | None:
         """Store (and apply) an event in the next batch; None when it must go on its own."""
+        settling = self._settling.get(payment_intent) if payment_intent else None
+        if settling is not None and str(event.get("type")).startswith(CARRIES_STATE):
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(SETTLING_WAIT):
+                    await settling.ended.wait()
         loop = asyncio.get_running_loop()
         waiting = _Waiting(event, payload, payment_intent, loop.create_future())
         self._queue.append(waiting)
