@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from countertop.backend.store.db import normalize_url
 from countertop.backend.store.payments import (
     AttemptRow,
     LineItemRow,
@@ -50,10 +51,6 @@ EVENTS = (
     ("payment_intent.succeeded", "payment_intent"),
     ("charge.captured", "charge"),
 )
-
-
-def async_url(url: str) -> str:
-    return url.replace("postgresql://", "postgresql+asyncpg://", 1)
 
 
 def sale_rows(n: int, location: str, reader: str, at: datetime) -> dict[str, list[dict[str, Any]]]:
@@ -149,7 +146,7 @@ TABLES: dict[str, type[Any]] = {
 async def write_history(url: str, sales: int, location: str, readers: list[str]) -> float:
     """Write `sales` past sales at `location` on `readers`; the seconds it took."""
     began = time.perf_counter()
-    engine = create_async_engine(async_url(url))
+    engine = create_async_engine(normalize_url(url))
     yesterday = datetime.now(UTC) - timedelta(days=1)
     try:
         for start in range(0, sales, CHUNK):
