@@ -34,11 +34,19 @@ def emulator(
         Path | None, typer.Option(help="SQLite file that keeps the state across restarts.")
     ] = None,
     webhook: Annotated[
-        list[str] | None, typer.Option(help="Also deliver every event to this URL (repeatable).")
+        list[str] | None,
+        typer.Option(help="Also deliver events to this URL (repeatable; see --webhook-events)."),
     ] = None,
     webhook_secret: Annotated[
         str | None, typer.Option(help="Signing secret for --webhook URLs (whsec_...).")
     ] = None,
+    webhook_events: Annotated[
+        str,
+        typer.Option(
+            help="Event types sent to --webhook URLs, comma-separated, as `stripe listen "
+            "--events` (default: all of them)."
+        ),
+    ] = "*",
 ) -> None:
     """Run the Stripe Terminal emulator: a stateful local copy of the Stripe API for Terminal."""
     from countertop.emulator.server import run
@@ -49,6 +57,7 @@ def emulator(
         state_file=state,
         webhook_urls=list(webhook or []),
         webhook_secret=webhook_secret,
+        webhook_events=[e.strip() for e in webhook_events.split(",") if e.strip()] or ["*"],
     )
 
 

@@ -181,6 +181,29 @@ def test_webhook_urls_from_the_command_line_get_every_account(receiver: Receiver
     assert (event.type, event.account) == ("payment_intent.created", "acct_elsewhere")
 
 
+def test_webhook_urls_from_the_command_line_get_only_the_events_asked_for(
+    receiver: Receiver,
+) -> None:
+    """`--webhook-events`, like `stripe listen --events`: the other types are not sent."""
+    wanted = ["payment_intent.amount_capturable_updated", "payment_intent.succeeded"]
+    with EmulatorServer(
+        webhook_urls=[receiver.url], webhook_secret="whsec_cli", webhook_events=wanted
+    ) as server:
+        client = make_client(server)
+        address = {"line1": "1 Market St", "city": "San Francisco", "state": "CA",
+                   "postal_code": "94105", "country": "US"}  # fmt: skip
+        location = client.v1.terminal.locations.create(
+            {"display_name": "Corner Shop", "address": address}
+        )
+        reader = client.v1.terminal.readers.create(
+            {"registration_code": "simulated-s700", "location": location.id}
+        )
+        pi = _pay(client, reader)
+        client.v1.payment_intents.capture(pi.id)
+        server.emulator.flush_webhooks()
+    assert receiver.types() == wanted
+
+
 def test_connect_endpoints_receive_connected_accounts_events(
     client: Stripe, server: EmulatorServer, receiver: Receiver
 ) -> None:

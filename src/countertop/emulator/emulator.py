@@ -37,6 +37,7 @@ class Emulator:
         webhook_urls: list[str] | tuple[str, ...] = (),
         webhook_secret: str | None = None,
         freeze_gc: bool = False,
+        webhook_events: list[str] | tuple[str, ...] = ("*",),
     ) -> None:
         self.lock = threading.RLock()
         # Freeze stored objects out of the cyclic GC's sight (see app.FREEZE_EVERY). Only for a
@@ -49,7 +50,10 @@ class Emulator:
             self.state.load(self.store)
         self.webhook_secret = webhook_secret or "whsec_" + secret_chars(32)
         self.webhooks = WebhookDispatcher(
-            self, WebhookSettings(urls=list(webhook_urls), secret=self.webhook_secret)
+            self,
+            WebhookSettings(
+                urls=list(webhook_urls), secret=self.webhook_secret, events=list(webhook_events)
+            ),
         )
         self.faults = ApiFaults()
         self.idempotency = IdempotencyKeys()

@@ -46,9 +46,16 @@ def run(
     state_file: str | Path | None = None,
     webhook_urls: Sequence[str] = (),
     webhook_secret: str | None = None,
+    webhook_events: Sequence[str] = ("*",),
 ) -> None:
     """Serve the emulator until interrupted."""
-    emulator = Emulator(state_file, list(webhook_urls), webhook_secret, freeze_gc=True)
+    emulator = Emulator(
+        state_file,
+        list(webhook_urls),
+        webhook_secret,
+        freeze_gc=True,
+        webhook_events=list(webhook_events),
+    )
     _quiet_drops()
     if webhook_urls:
         print(f"Signing webhooks to {', '.join(webhook_urls)} with {emulator.webhook_secret}")
@@ -74,9 +81,12 @@ class EmulatorServer:
         state_file: str | Path | None = None,
         webhook_urls: Sequence[str] = (),
         webhook_secret: str | None = None,
+        webhook_events: Sequence[str] = ("*",),
     ) -> None:
         self.host = host
-        self.emulator = Emulator(state_file, list(webhook_urls), webhook_secret)
+        self.emulator = Emulator(
+            state_file, list(webhook_urls), webhook_secret, webhook_events=list(webhook_events)
+        )
         self.secret_key = SECRET_KEY
         # IPPROTO_TCP lets asyncio set TCP_NODELAY on accepted connections (no 40 ms delayed ACKs).
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)

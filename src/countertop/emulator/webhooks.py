@@ -64,6 +64,8 @@ class WebhookSettings:
     max_in_flight: int = 32
     urls: list[str] = field(default_factory=list)
     secret: str = ""
+    # What the `urls` are sent, as an endpoint's `enabled_events` (`stripe listen --events`).
+    events: list[str] = field(default_factory=lambda: ["*"])
 
 
 def _wants(endpoint: Obj, event_type: str) -> bool:
@@ -102,7 +104,8 @@ class WebhookDispatcher:
                     found.append(
                         (endpoint["url"], platform_secrets.objects[endpoint["id"]]["secret"])
                     )
-        found.extend((url, self.settings.secret) for url in self.settings.urls)
+        if _wants({"enabled_events": self.settings.events}, event_type):
+            found.extend((url, self.settings.secret) for url in self.settings.urls)
         return found
 
     # -- queueing ------------------------------------------------------------------------------
