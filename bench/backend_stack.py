@@ -1,6 +1,7 @@
 """The processes a backend benchmark runs: the emulator and the backend, each in its own process,
-configured as in production against Stripe (the backend knows the emulator only by its address and
-verifies webhooks with a secret it was given), plus a fresh database for each run."""
+configured as in production against Stripe (the backend knows the emulator only by its address,
+verifies webhooks with a secret it was given, and its endpoint sends the event types that
+`countertop doctor` asks for), plus a fresh database for each run."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+
+from countertop.backend.stripe_gateway import WEBHOOK_EVENTS
 
 ROOT = Path(__file__).resolve().parent.parent
 COUNTERTOP = str(Path(sys.executable).with_name("countertop"))
@@ -175,6 +178,7 @@ def _processes(url: str, workdir: Path, log_level: str, workers: int = 1) -> Ite
     emulator_cmd = [
         COUNTERTOP, "emulator", "--port", str(emulator_port),
         "--webhook", f"{backend_url}/webhooks/stripe", "--webhook-secret", secret,
+        "--webhook-events", ",".join(WEBHOOK_EVENTS),
     ]  # fmt: skip
     env = {
         **os.environ,

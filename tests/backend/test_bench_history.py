@@ -24,7 +24,7 @@ async def test_history_reads_back_as_paid_sales(db: Database, database_url: str)
     async with db.engine.connect() as conn:
         steps = await conn.scalar(select(func.count()).select_from(TransitionRow))
         events = await conn.scalar(select(func.count()).select_from(WebhookEventRow))
-        assert (steps, events) == (30 * 9, 30 * 5)
+        assert (steps, events) == (30 * 9, 30 * 3)
         if db.is_sqlite:
             return
         analyzed = await conn.scalar(

@@ -20,7 +20,12 @@ from countertop.backend.settings import Settings
 
 Json = dict[str, Any]
 
-# What the backend listens for when it registers its own endpoint (emulator mode).
+# The events the backend needs: what it subscribes its own endpoint to (emulator mode) and what
+# `countertop doctor` asks a Stripe endpoint to send. Stripe advises an endpoint to take only the
+# types its integration needs. A sale's charge events (`charge.succeeded`, `charge.captured`,
+# `charge.failed`) repeat what its PaymentIntent events say, and the card they carry is learnt
+# from the capture's answer (`latest_charge` expanded) or a re-read of the PaymentIntent; they are
+# still applied when an endpoint sends them.
 WEBHOOK_EVENTS = [
     "terminal.reader.action_succeeded",
     "terminal.reader.action_failed",
@@ -28,9 +33,6 @@ WEBHOOK_EVENTS = [
     "payment_intent.succeeded",
     "payment_intent.payment_failed",
     "payment_intent.canceled",
-    "charge.succeeded",
-    "charge.captured",
-    "charge.failed",
     "charge.refunded",
     "refund.created",
     "refund.updated",

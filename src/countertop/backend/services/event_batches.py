@@ -1,6 +1,6 @@
 """Group commit of webhook events: the events that arrive together are stored in one transaction.
 
-Stripe sends bursts: five events for every sale, retries, duplicates. Stored one by one, each
+Stripe sends bursts: several events for every sale, retries, duplicates. Stored one by one, each
 costs a transaction of its own (a read of its attempt, an insert, a commit). Here the events that
 arrive while a batch is being written wait for it and are written together in the next one: one
 read of all their attempts (locked while the batch changes them), one multi-row insert, one

@@ -1,10 +1,11 @@
 """Stripe events: stored once, then applied to the attempt they concern, idempotently, in any order.
 
 PaymentIntent and Charge events carry the object's state, which is applied as it is (the state
-machine ignores anything older than what it knows). Reader events carry no payment state and a
-failed action may be old news, so for them the PaymentIntent and the reader are re-read, unless the
-attempt is already authorized or settled: then the event is stored as applied in the same
-transaction that stores it, and Stripe is not asked.
+machine ignores anything older than what it knows), except a capture reported with no card for an
+attempt that has none: the PaymentIntent is re-read with its charge (`lacks_card`). Reader events
+carry no payment state and a failed action may be old news, so for them the PaymentIntent and the
+reader are re-read, unless the attempt is already authorized or settled: then the event is stored
+as applied in the same transaction that stores it, and Stripe is not asked.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from countertop.backend.services.records import (
 )
 from countertop.backend.services.sync import mark_applied, sync_attempt
 from countertop.backend.store.payments import AttemptRow, WebhookEventRow
-from countertop.domain.attempts import Attempt, Observation, transition
+from countertop.domain.attempts import Attempt, Captured, Observation, transition
 from countertop.domain.errors import DomainError
 from countertop.domain.observations import from_charge, from_payment_intent
 
@@ -162,7 +163,22 @@ def judge(target: Target, event_type: str, obj: Json) -> tuple[Target, bool, lis
     """`decide`, for an attempt's target already made (several events about one attempt)."""
     if is_old_news(event_type, obj, target):
         return target, True, []
-    return target, False, observations(event_type, obj, target.amount)
+    observed = observations(event_type, obj, target.amount)
+    if lacks_card(observed, target):
+        return target, False, []  # applied by reading Stripe (`apply_event`)
+    return target, False, observed
+
+
+def lacks_card(observed: list[Observation], target: Target) -> bool:
+    """A capture reported without its card, of an attempt whose card is not known yet.
+
+    A PaymentIntent event names its charge by id only, and the backend's endpoint takes no charge
+    events, so a capture this process did not make (automatic capture, Interac, the Dashboard)
+    would be recorded with no card, which receipts and refunds need. Such a report is applied by
+    re-reading the PaymentIntent with its charge. An authorization's card comes with the capture.
+    """
+    known = target.state is not None and target.state.card is not None
+    return not known and any(isinstance(o, Captured) and o.card is None for o in observed)
 
 
 def event_values(event: Json, payload: bytes, now: datetime, processed: datetime | None) -> Json:
@@ -258,7 +274,7 @@ async def apply_event(svc: Services, event: Json, target: Target) -> None:
     obj = (event.get("data") or {}).get("object") or {}
     cause = f"webhook:{event_id} {event_type}"
     observed = observations(event_type, obj, target.amount)
-    if observed:
+    if observed and not lacks_card(observed, target):
         await apply(svc, target.attempt_id, observed, cause, event_id=event_id)
     elif is_old_news(event_type, obj, target):
         await mark_applied(svc, event_id)
