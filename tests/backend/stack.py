@@ -90,6 +90,26 @@ async def running_backend(
         sock.close()
 
 
+@asynccontextmanager
+async def told_only_by_the_test(
+    database_url: str, emulator: EmulatorServer, stripe_api: Stripe, **extra: str
+) -> AsyncIterator[Backend]:
+    """A backend that Stripe's own deliveries do not reach and whose sweep is far off: only the
+    events the test sends tell it what happened at Stripe."""
+    await stripe_api.control("POST", "webhooks/faults", {"kind": "drop", "count": None})
+    try:
+        async with running_backend(
+            database_url,
+            emulator,
+            COUNTERTOP_SWEEP_INTERVAL="3600",
+            COUNTERTOP_WEBHOOK_GRACE="3600",
+            **extra,
+        ) as backend:
+            yield backend
+    finally:
+        await stripe_api.control("DELETE", "webhooks/faults")
+
+
 class Stripe:
     """Reads the emulator's state the way anyone would: through the Stripe API and its controls."""
 
@@ -117,6 +137,13 @@ class Stripe:
 
     async def flush(self) -> None:
         await self.control("POST", "webhooks/flush", {"timeout": 20})
+
+    async def event(self, event_type: str, payment_intent: str) -> dict[str, Any] | None:
+        """Stripe's latest event of `event_type` about a PaymentIntent, if there is one yet."""
+        response = await self.http.get("/v1/events", params={"limit": 100, "type": event_type})
+        assert response.status_code == 200, response.text
+        found = [e for e in response.json()["data"] if e["data"]["object"]["id"] == payment_intent]
+        return found[0] if found else None
 
     async def close(self) -> None:
         await self.http.aclose()
