@@ -388,3 +388,33 @@ async def test_a_report_waits_for_a_capture_in_progress_at_most_a_while(
             late = await stored(report(3, "charge.captured"))
             waited = time.perf_counter() - began
         assert late[0] == "settled" and waited >= 0.25
+
+
+async def test_the_authorization_of_a_payment_handed_over_here_reads_its_attempt_once(
+    database_url: str, emulator: EmulatorServer
+) -> None:
+    """The report that a payment this process handed to a reader is authorized is news: its
+    batch reads the attempt once, locked, and not first unlocked only to read it again."""
+    async with running_backend(
+        database_url, emulator, COUNTERTOP_SWEEP_INTERVAL="3600", COUNTERTOP_WEBHOOK_GRACE="3600"
+    ) as backend:
+        statements: list[str] = []
+        run = direct.Lane.run
+
+        async def seen(lane: direct.Lane, plan: direct.Plan, arguments: list[Any]) -> direct.Result:
+            statements.append(plan.sql)
+            return await run(lane, plan, arguments)
+
+        async with backend.client() as http:
+            order = await create_order(http, backend.demo.location_id, amount=2900)
+            reader = backend.demo.reader_ids[0]
+            await start(http, order["id"], reader)
+            direct.Lane.run = seen  # type: ignore[method-assign,assignment]
+            try:
+                await present(http, reader)
+                paid = await wait_order(http, order["id"], "paid")
+            finally:
+                direct.Lane.run = run  # type: ignore[method-assign]
+    reads = [s for s in statements if s.lstrip().startswith("SELECT") and "FROM attempts" in s]
+    assert paid["amount_captured"] == 2900
+    assert len(reads) == 1, reads

@@ -7,7 +7,9 @@ read of all their attempts (locked while the batch changes them), one multi-row 
 commit. The first event after a quiet spell is written at once, in a batch of one. On PostgreSQL
 a batch that changes no attempt (most do not: old news, reader events left for Stripe) is read and
 inserted with no transaction around it, which saves the BEGIN and COMMIT round trips; one that
-changes an attempt is decided again in a transaction, on the attempts locked.
+changes an attempt is decided again in a transaction, on the attempts locked. A batch that
+reports a payment this process handed to a reader as authorized or paid goes to that transaction
+at once: read unlocked first, its attempt would only be read again.
 
 Inside a batch each event is decided as `store_event` decides it: an event about nothing of ours,
 or whose state its attempt already has, is stored as applied; one that carries state new to its
@@ -186,6 +188,7 @@ class EventBatches:
     _queue: list[_Waiting] = field(default_factory=list)
     _writer: asyncio.Task[None] | None = None
     _known: Recent[str, Any] = field(default_factory=lambda: Recent(MAX_KNOWN))
+    _handed: Recent[str, bool] = field(default_factory=lambda: Recent(MAX_KNOWN))
     _settling: dict[str, _Settling] = field(default_factory=dict)
 
     def _read(self, rows: dict[str, Any]) -> dict[str, Any]:
@@ -198,6 +201,24 @@ class EventBatches:
         payment_intent = row.payment_intent_id
         if payment_intent and row.status in AUTHORIZED_OR_SETTLED:
             self._known.put(payment_intent, row)
+            self._handed.forget(payment_intent)
+
+    def handed(self, payment_intent: str) -> None:
+        """This process has just handed `payment_intent` to a reader (and committed that)."""
+        self._handed.put(payment_intent, True)
+
+    def _brings_news(self, batch: list[_Waiting]) -> bool:
+        """Whether the batch reports a payment this process handed to a reader as authorized or
+        paid: news to its attempt, so the batch goes straight to the attempts locked."""
+        for waiting in batch:
+            payment_intent = waiting.payment_intent
+            if not payment_intent or not self._handed.get(payment_intent):
+                continue
+            if str(waiting.event.get("type")).startswith("payment_intent."):
+                obj = (waiting.event.get("data") or {}).get("object") or {}
+                if obj.get("status") in ("requires_capture", "succeeded"):
+                    return True
+        return False
 
     @contextlib.contextmanager
     def settling(self, payment_intent: str) -> Iterator[None]:
@@ -266,11 +287,13 @@ class EventBatches:
                 async with svc.db.direct.autocommit() as conn:  # one statement: no transaction
                     await _store(conn, plan.first, now, outcomes, [])
                 return plan.answer_again(outcomes)
-        if not svc.db.is_sqlite:
+        if not svc.db.is_sqlite and not self._brings_news(batch):
             # Most batches change no attempt (old news, reports about nothing of ours, reader
             # events left for Stripe): their events are only stored, and on PostgreSQL with no
             # transaction around the read and the insert (no BEGIN and COMMIT round trips). Old
-            # news to the attempt as read is old news to any later state too.
+            # news to the attempt as read is old news to any later state too. A batch that
+            # surely brings news (the authorization of a payment handed to a reader here) skips
+            # this read: it would only be read again, locked.
             async with svc.db.direct.autocommit() as conn:
                 rows = self._read(await _targets(conn, payment_intents, lock=False))
                 plan = _plan(batch, rows, now)

@@ -282,6 +282,7 @@ async def _send(
     assert applied is not None
     state = applied.attempt
     assert state.payment_intent is not None
+    svc.event_batches.handed(state.payment_intent)
     if items is None:
         async with svc.db.session() as s:
             items = await line_items(s, order.id)
